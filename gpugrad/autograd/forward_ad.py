@@ -1,0 +1,99 @@
+"""Forward-mode AD with dual tensors, as ``torch.autograd.forward_ad``.
+
+Inside ``dual_level()``, a tensor made by ``make_dual(primal, tangent)`` carries its tangent
+through every op: each op's jvp rule computes the output's tangent.
+
+Example::
+
+    import gpugrad.autograd.forward_ad as fwAD
+    with fwAD.dual_level():
+        x = fwAD.make_dual(gpugrad.tensor(2.0), gpugrad.tensor(1.0))
+        y = 2 * x ** 3 - 1
+        fwAD.unpack_dual(y).tangent      # tensor(24.)
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import namedtuple
+
+UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
+
+_duals: list = []  # weak references to the tensors given a tangent, per open level
+
+
+class dual_level:
+    """Context manager for a forward-AD level; tangents are dropped when it exits."""
+
+    def __enter__(self):
+        from ..ops import registry
+
+        if registry._fw[0]:
+            raise RuntimeError("dual_level: nested forward AD levels are not supported")
+        registry._fw[0] += 1
+        _duals.append(weakref.WeakSet())
+        return 0
+
+    def __exit__(self, *exc):
+        from ..ops import registry
+
+        registry._fw[0] -= 1
+        for t in _duals.pop():
+            try:
+                del t._fw
+            except AttributeError:
+                pass
+        return False
+
+
+def enter_dual_level():
+    lvl = dual_level()
+    lvl.__enter__()
+    return lvl
+
+
+def exit_dual_level(level=None):
+    dual_level().__exit__(None, None, None)
+
+
+def make_dual(tensor, tangent, *, level=None):
+    """A tensor with `tensor`'s values (and graph) that carries `tangent` through every op."""
+    from ..ops import registry
+    from ..tensor import Tensor
+
+    if not registry._fw[0]:
+        raise RuntimeError("make_dual: must be called inside `with dual_level():`")
+    if not isinstance(tensor, Tensor) or not isinstance(tangent, Tensor):
+        raise TypeError("make_dual: expected two tensors (primal, tangent)")
+    if tangent._data.shape != tensor._data.shape:
+        raise RuntimeError(f"make_dual: tangent has shape {tuple(tangent.shape)} but primal has "
+                           f"shape {tuple(tensor.shape)}")
+    if not tensor.dtype.is_floating_point:
+        raise TypeError(f"make_dual: expected a floating-point primal, got {tensor.dtype}")
+    if tangent.device != tensor.device:
+        raise RuntimeError(f"make_dual: tangent is on {tangent.device} but primal is on "
+                           f"{tensor.device}")
+    if tangent.dtype is not tensor.dtype:
+        tangent = tangent.to(tensor.dtype)
+    d = tensor._alias()
+    d._fw = tangent
+    _duals[-1].add(d)
+    return d
+
+
+def _track(t):
+    if _duals and getattr(t, "_fw", None) is not None:
+        _duals[-1].add(t)
+
+
+def unpack_dual(tensor, *, level=None):
+    """``(primal, tangent)`` of a dual tensor; the tangent is None for an ordinary tensor."""
+    tangent = getattr(tensor, "_fw", None)
+    if tangent is None:
+        return UnpackedDualTensor(tensor, None)
+    p = tensor._alias()
+    return UnpackedDualTensor(p, tangent)
+
+
+__all__ = ["dual_level", "make_dual", "unpack_dual", "UnpackedDualTensor", "enter_dual_level",
+           "exit_dual_level"]

@@ -1,0 +1,246 @@
+"""The recorded graph (`Node`, seen by users as ``tensor.grad_fn``) and the reverse-mode engine."""
+
+from __future__ import annotations
+
+from .grad_mode import state
+
+_FREED_MSG = (
+    "{name}: trying to backward through the graph a second time (or to use its saved tensors "
+    "after they were freed). Saved intermediate values are freed when you call .backward() or "
+    "autograd.grad(); pass retain_graph=True to the first call if you need to backward through "
+    "the graph again."
+)
+
+
+class Node:
+    """One recorded op application: the op, edges to its inputs, and what its vjp needs.
+
+    ``next`` holds, per input, the input's own Node, the input tensor itself when it is a
+    leaf that requires grad, or None. Saved inputs carry the version they had when saved, so
+    that an in-place change before backward is caught.
+    """
+
+    __slots__ = ("op", "next", "needs", "saved", "vers", "params", "shapes", "out_data", "out_vc",
+                 "hooks", "retained", "freed", "__weakref__")
+
+    def name(self) -> str:
+        return self.op.node_name
+
+    def __repr__(self):
+        return f"<{self.op.node_name} object at {id(self):#x}>"
+
+    @property
+    def next_functions(self):
+        """Edges to the inputs' nodes as ``(node, 0)`` pairs; a leaf shows as ``AccumulateGrad``."""
+        return tuple((None if e is None else (e if type(e) is Node else AccumulateGrad(e)), 0)
+                     for e in self.next)
+
+    def out(self):
+        """The op's output, rebuilt from the saved array (connected to this node under create_graph)."""
+        from ..tensor import _wrap
+
+        if self.out_data is None:
+            raise RuntimeError(_FREED_MSG.format(name=self.name()))
+        t = _wrap(self.out_data)
+        t._vc = self.out_vc
+        if state.grad_enabled:
+            t.grad_fn = self
+            t._rg = True
+        return t
+
+    def register_hook(self, fn):
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(fn)
+        return _Handle(self.hooks, fn)
+
+    def check_saved(self):
+        """Raise if the saved tensors were freed or modified in place since they were saved."""
+        if self.freed:
+            raise RuntimeError(_FREED_MSG.format(name=self.name()))
+        vers = self.vers
+        if vers is None:
+            return
+        for i, (t, v) in enumerate(zip(self.saved, vers)):
+            if v is not None and t._vc[0] != v:
+                raise RuntimeError(
+                    f"{self.name()}: input {i} (a tensor of shape {tuple(t._data.shape)} and dtype "
+                    f"{t.dtype}) that it saved for backward has been modified by an in-place "
+                    f"operation: it is now at version {t._vc[0]}; expected version {v}. "
+                    "Use an out-of-place op (x = x + 1 instead of x += 1), or .clone() the tensor "
+                    "before changing it.")
+        if self.out_data is not None and self.out_vc[0] != 0:
+            raise RuntimeError(
+                f"{self.name()}: its output, saved for backward, has been modified by an in-place "
+                f"operation: it is now at version {self.out_vc[0]}; expected version 0. "
+                "Use an out-of-place op, or .clone() the output before changing it.")
+
+    def release(self):
+        if self.saved is not None or self.out_data is not None:
+            self.saved = None
+            self.out_data = None
+            self.freed = True
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf: the node that accumulates into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "AccumulateGrad"
+
+    @property
+    def next_functions(self):
+        return ()
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+class _Handle:
+    """Returned by ``register_hook``; ``remove()`` takes the hook away."""
+
+    __slots__ = ("hooks", "fn")
+
+    def __init__(self, hooks, fn):
+        self.hooks, self.fn = hooks, fn
+
+    def remove(self):
+        if self.fn in self.hooks:
+            self.hooks.remove(self.fn)
+
+
+def _run_hooks(hooks, g):
+    for h in hooks:
+        r = h(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _own(g, handed):
+    """Return a gradient safe to store in ``.grad``: a copy if it may alias another array."""
+    d = g._data
+    if id(g) in handed or d.base is not None:
+        from ..tensor import _wrap
+
+        g = _wrap(d.copy())
+    handed.add(id(g))
+    return g
+
+
+def _store_grad(t, g, create_graph, handed):
+    """Accumulate gradient `g` into ``t.grad`` (in place unless building a graph)."""
+    old = t.grad
+    if old is None:
+        t.grad = _own(g, handed) if not create_graph else g
+    elif create_graph or old._rg:
+        t.grad = old + g
+    else:
+        old._data += g._data
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
+    """Reverse mode over the recorded graph.
+
+    1. Seed each output's node (or leaf) with its cotangent.
+    2. Count, for every reachable node, the edges that lead into it (iterative DFS).
+    3. Kahn's algorithm: a node runs its vjp once all its consumers have run; its input
+       cotangents are summed into buffers; saved tensors are freed unless retain_graph.
+    4. Leaves (and requested `inputs`) receive their summed cotangent: hooks, then ``.grad``
+       (or the result list, for ``autograd.grad``).
+
+    Returns the gradients for `inputs` when given (None where unreachable), else None.
+    """
+    buffers: dict = {}
+    handed: set = set()
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        key = out.grad_fn if out.grad_fn is not None else out
+        handed.add(id(g))
+        if key in buffers:
+            buffers[key] = buffers[key] + g
+        else:
+            buffers[key] = g
+            roots.append(key)
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for t in inputs:
+            capture[t.grad_fn if t.grad_fn is not None else t] = None
+
+    deps: dict = {}
+    stack = [r for r in roots if type(r) is Node]
+    seen = set(stack)
+    while stack:
+        n = stack.pop()
+        for m in n.next:
+            if type(m) is Node:
+                deps[m] = deps.get(m, 0) + 1
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+
+    leaves: dict = {}
+    for r in roots:
+        if type(r) is not Node:
+            leaves[r] = buffers.pop(r)
+
+    prev = state.grad_enabled
+    state.grad_enabled = create_graph
+    try:
+        ready = [r for r in roots if type(r) is Node and r not in deps]
+        while ready:
+            n = ready.pop()
+            g = buffers.pop(n, None)
+            grads = None
+            if g is not None:
+                if n.hooks:
+                    g = _run_hooks(n.hooks, g)
+                if n.retained is not None:
+                    t = n.retained()
+                    if t is not None:
+                        _store_grad(t, g, create_graph, handed)
+                if capture is not None and n in capture:
+                    capture[n] = g
+                n.check_saved()
+                grads = n.op.vjp(n, g)
+            if not retain_graph:
+                n.release()
+            nxt = n.next
+            for i in range(len(nxt)):
+                m = nxt[i]
+                if m is None:
+                    continue
+                gi = grads[i] if grads is not None else None
+                if type(m) is Node:
+                    if gi is not None:
+                        b = buffers.get(m)
+                        buffers[m] = gi if b is None else b + gi
+                    c = deps[m] - 1
+                    deps[m] = c
+                    if c == 0:
+                        ready.append(m)
+                elif gi is not None:
+                    b = leaves.get(m)
+                    leaves[m] = gi if b is None else b + gi
+
+        for t, g in leaves.items():
+            hooks = getattr(t, "_hooks", None)
+            if hooks:
+                g = _run_hooks(hooks, g)
+            if capture is not None:
+                if t in capture:
+                    capture[t] = g
+            else:
+                _store_grad(t, g, create_graph, handed)
+    finally:
+        state.grad_enabled = prev
+    if capture is not None:
+        return [capture[t.grad_fn if t.grad_fn is not None else t] for t in inputs]
+    return None

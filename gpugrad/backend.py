@@ -1,0 +1,452 @@
+"""The one module that imports NumPy or CuPy: devices, dtypes, array-module lookup, transfers, RNG.
+
+Everything else gets its array module (`xp`) from here and never branches on the device.
+CuPy is imported lazily, the first time a CUDA device is asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+ndarray = np.ndarray
+numpy = np
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+class dtype:
+    """A tensor element type under PyTorch's name (``gpugrad.float32``, ...)."""
+
+    __slots__ = ("name", "np", "is_floating_point", "itemsize", "_rank")
+
+    def __init__(self, name, np_dtype, is_floating_point, rank):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = is_floating_point
+        self.itemsize = self.np.itemsize
+        self._rank = rank
+
+    def __repr__(self):
+        return f"gpugrad.{self.name}"
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+
+float16 = dtype("float16", np.float16, True, 10)
+float32 = dtype("float32", np.float32, True, 11)
+float64 = dtype("float64", np.float64, True, 12)
+uint8 = dtype("uint8", np.uint8, False, 2)
+int8 = dtype("int8", np.int8, False, 2)
+int16 = dtype("int16", np.int16, False, 3)
+int32 = dtype("int32", np.int32, False, 4)
+int64 = dtype("int64", np.int64, False, 5)
+bool_ = dtype("bool", np.bool_, False, 0)
+
+DTYPES = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+_BY_NP = {d.np: d for d in DTYPES}
+_BY_NAME = {d.name: d for d in DTYPES}
+_BY_NAME.update(half=float16, float=float32, double=float64, int=int32, long=int64, short=int16)
+
+
+def _dtype_by_name(name):
+    return _BY_NAME[name]
+
+
+def to_dtype(d) -> dtype:
+    """Normalise a gpugrad dtype, a NumPy dtype, a type or a name to a gpugrad dtype."""
+    if d.__class__ is dtype:
+        return d
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    if d is float:
+        return _default[0]
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    try:
+        return _BY_NP[np.dtype(d)]
+    except (TypeError, KeyError):
+        raise TypeError(f"gpugrad: unsupported dtype {d!r}; use one of "
+                        f"{', '.join(x.name for x in DTYPES)}") from None
+
+
+def dtype_of(a) -> dtype:
+    return _BY_NP[a.dtype]
+
+
+_default = [float32]
+
+
+def set_default_dtype(d):
+    """Set the dtype of new floating-point tensors (float32 or float64), as ``torch.set_default_dtype``."""
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
+    _default[0] = d
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of new floating-point tensors (float32 unless changed)."""
+    return _default[0]
+
+
+def default_float_np():
+    return _default[0].np
+
+
+_promote_cache: dict = {}
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """PyTorch's promotion of two tensor dtypes: a float beats any integer or bool, else the wider."""
+    key = (a, b)
+    r = _promote_cache.get(key)
+    if r is None:
+        if a.is_floating_point != b.is_floating_point:
+            r = a if a.is_floating_point else b
+        else:
+            r = _BY_NP[np.promote_types(a.np, b.np)]
+            if r not in DTYPES:  # e.g. uint8 + int8 -> int16 is fine; guard against anything else
+                r = int64
+        _promote_cache[key] = r
+    return r
+
+
+def result_type(a, b):
+    """Result NumPy dtype of an op on two arrays under PyTorch's rules (0-d arrays rank below n-d)."""
+    da, db = _BY_NP[a.dtype], _BY_NP[b.dtype]
+    if da.is_floating_point == db.is_floating_point and (a.ndim == 0) != (b.ndim == 0):
+        # Same category: a dimensioned tensor decides over a 0-d one, as in PyTorch.
+        return (da if b.ndim == 0 else db).np
+    return promote_types(da, db).np
+
+
+def scalar_result_type(a, s):
+    """Result NumPy dtype of array `a` with Python scalar `s` (scalars never upcast within a category)."""
+    k = a.dtype.kind
+    if isinstance(s, bool):
+        return a.dtype
+    if isinstance(s, int):
+        return np.dtype(np.int64) if k == "b" else a.dtype
+    if isinstance(s, float):
+        return a.dtype if k == "f" else _default[0].np
+    raise TypeError(f"unsupported scalar {s!r} of type {type(s).__name__}")
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+class device:
+    """Where a tensor's storage lives: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):  # noqa: A002 - torch's name
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a string like 'cpu' or 'cuda:0', got {type!r}")
+        name = type.strip().lower()
+        if ":" in name:
+            if index is not None:
+                raise ValueError(f"device: index given twice in {type!r}")
+            name, _, idx = name.partition(":")
+            if not idx.isdigit():
+                raise ValueError(f"device: invalid device string {type!r}; expected 'cuda:N'")
+            index = int(idx)
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"device: unknown device type {type!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+        if name == "cpu" and index not in (None, 0):
+            raise ValueError(f"device: cpu has no index {index}")
+        self.type = name
+        self.index = None if name == "cpu" else index
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (ValueError, TypeError):
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+_cuda_devices: dict = {}
+
+
+def as_device(d) -> device:
+    if d is None:
+        return CPU
+    if d.__class__ is device:
+        return d
+    if isinstance(d, int):
+        return device("cuda", d)
+    return device(d)
+
+
+# ----------------------------------------------------------------------------- CuPy, lazily
+
+_cupy = None
+_cupy_error = None
+_lock = threading.Lock()
+
+
+def _load_cupy():
+    """Import CuPy once; return it, or None with the reason kept in `_cupy_error`."""
+    global _cupy, _cupy_error
+    if _cupy is not None or _cupy_error is not None:
+        return _cupy
+    with _lock:
+        if _cupy is None and _cupy_error is None:
+            try:
+                import cupy  # noqa: PLC0415 - optional, lazy by design
+
+                _cupy = cupy
+                _XP[cupy.ndarray] = cupy
+            except Exception as exc:  # ImportError, or a broken CUDA install
+                _cupy_error = f"{type(exc).__name__}: {exc}"
+    return _cupy
+
+
+def cuda_device_count() -> int:
+    cp = _load_cupy()
+    if cp is None:
+        return 0
+    try:
+        return cp.cuda.runtime.getDeviceCount()
+    except Exception:
+        return 0
+
+
+def cuda_is_available() -> bool:
+    return cuda_device_count() > 0
+
+
+def require_cuda(dev: device, op: str = "gpugrad"):
+    """Return CuPy for `dev`, or raise an error that says what is missing and how to fix it."""
+    cp = _load_cupy()
+    if cp is None:
+        raise RuntimeError(
+            f"{op}: device '{dev}' needs CuPy, which could not be imported ({_cupy_error}). "
+            "Install it with `pip install 'gpugrad[cuda12]'` (CUDA 12) or "
+            "`pip install 'gpugrad[cuda13]'` (CUDA 13), or use device='cpu'."
+        )
+    n = cuda_device_count()
+    if n == 0:
+        raise RuntimeError(
+            f"{op}: device '{dev}' was asked for, but CuPy sees no CUDA GPU (device count 0). "
+            "Check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or use device='cpu'."
+        )
+    idx = dev.index or 0
+    if idx >= n:
+        raise RuntimeError(f"{op}: device '{dev}' does not exist; {n} CUDA device(s) are visible")
+    return cp
+
+
+# Array class -> array module. CuPy's class is added when CuPy loads.
+_XP: dict = {np.ndarray: np}
+
+
+def xp_of(a):
+    """The array module (numpy or cupy) that owns array `a`."""
+    return _XP[type(a)]
+
+
+def device_of(a) -> device:
+    if type(a) is np.ndarray:
+        return CPU
+    i = a.device.id
+    d = _cuda_devices.get(i)
+    if d is None:
+        d = _cuda_devices[i] = device("cuda", i)
+    return d
+
+
+def same_device(a, b) -> bool:
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    return ta is np.ndarray or a.device.id == b.device.id
+
+
+def is_array(a) -> bool:
+    return type(a) in _XP
+
+
+def xp_for(dev: device, op: str = "gpugrad"):
+    """The array module for a device (raises a clear error for unusable CUDA)."""
+    if dev.type == "cpu":
+        return np
+    return require_cuda(dev, op)
+
+
+class _on:
+    """Context manager making `dev` current for CuPy allocations (no-op on CPU)."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, dev: device, op="gpugrad"):
+        self.ctx = None
+        if dev.type == "cuda":
+            self.ctx = require_cuda(dev, op).cuda.Device(dev.index or 0)
+
+    def __enter__(self):
+        if self.ctx is not None:
+            self.ctx.__enter__()
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.__exit__(*exc)
+
+
+def on_device(dev: device, op="gpugrad"):
+    return _on(dev, op)
+
+
+def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"):
+    """Make an array of `data` (nested lists, scalars, NumPy or CuPy arrays) on `dev`."""
+    np_dt = None if dt is None else dt.np
+    if dev.type == "cpu":
+        if type(data) is not np.ndarray and not isinstance(data, (list, tuple, int, float, bool)):
+            cp = _cupy
+            if cp is not None and isinstance(data, cp.ndarray):
+                raise TypeError(f"{op}: data is a CuPy array on cuda:{data.device.id}; "
+                                "pass device='cuda' or move it with .get() first")
+        a = np.array(data, dtype=np_dt, copy=True if copy else None)
+        if dt is None:
+            a = _infer(a, data)
+        return a
+    cp = require_cuda(dev, op)
+    with cp.cuda.Device(dev.index or 0):
+        if isinstance(data, cp.ndarray):
+            a = data.astype(np_dt or data.dtype, copy=copy)
+            if a.device.id != (dev.index or 0):
+                a = cp.array(a, copy=True)
+        else:
+            host = np.array(data, dtype=np_dt)
+            if dt is None:
+                host = _infer(host, data)
+            a = cp.asarray(host)
+    return a
+
+
+def _infer(a, data):
+    """PyTorch's dtype inference: Python floats -> default dtype, ints -> int64, bools -> bool."""
+    k = a.dtype.kind
+    if type(data) is np.ndarray or (_cupy is not None and isinstance(data, _cupy.ndarray)):
+        if a.dtype in _BY_NP:
+            return a
+        return a.astype(np.float64 if k == "f" else np.int64)
+    if k == "f":
+        return a.astype(_default[0].np, copy=False)
+    if k in "iu":
+        return a.astype(np.int64, copy=False)
+    if k == "b":
+        return a
+    if k == "O" or k == "U" or k == "S":
+        raise TypeError(f"tensor: could not infer a numeric dtype from data of type {type(data).__name__}")
+    return a
+
+
+def to_numpy(a):
+    """A host (NumPy) array of `a`; copies from the GPU only here."""
+    if type(a) is np.ndarray:
+        return a
+    return a.get()
+
+
+def transfer(a, dev: device, op="to"):
+    """Copy array `a` to device `dev` (returns `a` itself when it is already there)."""
+    if dev.type == "cpu":
+        return to_numpy(a)
+    cp = require_cuda(dev, op)
+    idx = dev.index or 0
+    if isinstance(a, cp.ndarray) and a.device.id == idx:
+        return a
+    with cp.cuda.Device(idx):
+        if type(a) is np.ndarray:
+            return cp.asarray(a)
+        return cp.array(a, copy=True)  # GPU to GPU
+
+
+def synchronize(dev=None):
+    cp = _load_cupy()
+    if cp is None or not cuda_is_available():
+        return
+    d = as_device(dev if dev is not None else "cuda")
+    with cp.cuda.Device(d.index or 0):
+        cp.cuda.runtime.deviceSynchronize()
+
+
+# ----------------------------------------------------------------------------- RNG
+
+_rng = [np.random.default_rng()]
+
+
+def manual_seed(seed: int):
+    """Seed the CPU generator and, when CuPy is loaded, every GPU's generator."""
+    seed = int(seed)
+    _rng[0] = np.random.default_rng(seed)
+    if _cupy is not None and cuda_is_available():
+        for i in range(cuda_device_count()):
+            with _cupy.cuda.Device(i):
+                _cupy.random.seed(seed)
+    return seed
+
+
+def random(kind, shape, np_dt, dev: device, op, **kw):
+    """Random arrays from the device's generator: kind is 'rand', 'randn' or 'randint'."""
+    if dev.type == "cpu":
+        g = _rng[0]
+        if kind == "rand":
+            return g.random(shape, dtype=np.float64).astype(np_dt, copy=False)
+        if kind == "randn":
+            return g.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
+        return g.integers(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
+    cp = require_cuda(dev, op)
+    with cp.cuda.Device(dev.index or 0):
+        if kind == "rand":
+            return cp.random.random(shape, dtype=np.float64).astype(np_dt, copy=False)
+        if kind == "randn":
+            return cp.random.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
+        return cp.random.randint(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
+
+
+# ----------------------------------------------------------------------------- scalars
+
+pi = math.pi
+e = math.e
+inf = math.inf
+nan = math.nan
+
+SCALAR_TYPES = (int, float, bool, np.generic)
+
+
+def py_scalar(s):
+    """A NumPy scalar as the Python number it holds; Python numbers unchanged."""
+    if isinstance(s, np.generic):
+        return s.item()
+    return s
+
+
+def isnan_array(xp, a):
+    return xp.isnan(a)

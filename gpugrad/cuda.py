@@ -1,0 +1,38 @@
+"""``gpugrad.cuda``: is a GPU usable, how many, and waiting for queued work."""
+
+from __future__ import annotations
+
+from . import backend as B
+
+
+def is_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA GPU."""
+    return B.cuda_is_available()
+
+
+def device_count() -> int:
+    """The number of CUDA GPUs CuPy sees (0 without CuPy)."""
+    return B.cuda_device_count()
+
+
+def synchronize(device=None) -> None:
+    """Wait until all queued work on the GPU has finished (no-op without a GPU)."""
+    B.synchronize(device)
+
+
+def manual_seed(seed) -> None:
+    """Seed the generators (shared with ``gpugrad.manual_seed``)."""
+    B.manual_seed(seed)
+
+
+manual_seed_all = manual_seed
+
+
+def current_device() -> int:
+    if not is_available():
+        raise RuntimeError("cuda.current_device: no CUDA GPU is available")
+    return B._cupy.cuda.runtime.getDevice()
+
+
+__all__ = ["is_available", "device_count", "synchronize", "manual_seed", "manual_seed_all",
+           "current_device"]

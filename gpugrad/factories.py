@@ -1,0 +1,274 @@
+"""Creating tensors: from data, filled, ranges, random; `manual_seed`."""
+
+from __future__ import annotations
+
+import builtins
+
+from . import backend as B
+from .tensor import Tensor, _wrap
+
+
+def _finish(a, requires_grad, name="tensor"):
+    t = _wrap(a)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _dtype(dtype, default=None):
+    if dtype is None:
+        return default if default is not None else B.get_default_dtype()
+    return B.to_dtype(dtype)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of `data` (nested lists, numbers, NumPy/CuPy arrays, tensors).
+
+    Floats become the default dtype (float32), ints int64, bools bool, as in PyTorch.
+
+    Example::
+
+        >>> gpugrad.tensor([[1., 2.], [3., 4.]], requires_grad=True)
+        tensor([[1., 2.],
+                [3., 4.]], requires_grad=True)
+    """
+    if isinstance(data, Tensor):
+        dev = B.as_device(device) if device is not None else data.device
+        a = data.detach().to(dev)._data
+        a = a.astype(_dtype(dtype, data.dtype).np, copy=True)
+        return _finish(a, requires_grad)
+    if isinstance(data, (list, tuple)) and data and builtins.any(
+            isinstance(x, Tensor) for x in _flatten_first(data)):
+        data = _lists_of_tensors(data)
+    dt = None if dtype is None else B.to_dtype(dtype)
+    dev = B.as_device(device) if device is not None else _device_of_data(data)
+    a = B.as_array(data, dt, dev, copy=True, op="tensor")
+    return _finish(a, requires_grad)
+
+
+def _flatten_first(data):
+    while isinstance(data, (list, tuple)) and data:
+        yield data[0]
+        data = data[0]
+
+
+def _lists_of_tensors(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_lists_of_tensors(x) for x in data]
+    return data
+
+
+def _device_of_data(data):
+    if B.is_array(data) and type(data) is not B.ndarray:
+        return B.device_of(data)
+    return B.CPU
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like ``tensor`` but shares memory with a NumPy/CuPy array or tensor when it can."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (device or dtype) else data
+    dev = B.as_device(device) if device is not None else _device_of_data(data)
+    dt = None if dtype is None else B.to_dtype(dtype)
+    return _wrap(B.as_array(data, dt, dev, copy=False, op="as_tensor"))
+
+
+def from_numpy(ndarray):
+    """A CPU tensor sharing memory with a NumPy array (no copy)."""
+    if type(ndarray) is not B.ndarray:
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    if ndarray.dtype not in B._BY_NP:
+        raise TypeError(f"from_numpy: unsupported dtype {ndarray.dtype}; supported: "
+                        f"{', '.join(d.name for d in B.DTYPES)}")
+    return _wrap(ndarray)
+
+
+def _size(name, size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s.item())
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise TypeError(f"{name}: size must be a sequence of ints, got {s!r}")
+        if s < 0:
+            raise RuntimeError(f"{name}: negative dimension {s} in size {list(size)}")
+        out.append(s)
+    return tuple(out)
+
+
+def _filled(name, size, value, dtype, device, requires_grad):
+    dev = B.as_device(device)
+    xp = B.xp_for(dev, name)
+    with B.on_device(dev, name):
+        a = xp.full(size, value, dtype=dtype.np)
+    return _finish(a, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros. Example: ``gpugrad.zeros(2, 3)``."""
+    return _filled("zeros", _size("zeros", size), 0, _dtype(dtype), device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones. Example: ``gpugrad.ones(3, device="cuda")``."""
+    return _filled("ones", _size("ones", size), 1, _dtype(dtype), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor (zeros here: NumPy and CuPy allocate cheaply either way)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor filled with `fill_value` (its dtype inferred from the value when not given)."""
+    if dtype is None:
+        fill_value = B.py_scalar(fill_value)
+        dtype = B.bool_ if isinstance(fill_value, bool) else (
+            B.int64 if isinstance(fill_value, int) else B.get_default_dtype())
+    return _filled("full", _size("full", (size,) if isinstance(size, int) else tuple(size)),
+                   fill_value, B.to_dtype(dtype), device, requires_grad)
+
+
+def _like(name, input, value, dtype, device, requires_grad):
+    return _filled(name, tuple(input._data.shape), value,
+                   input.dtype if dtype is None else B.to_dtype(dtype),
+                   input.device if device is None else device, requires_grad)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    """Zeros with the shape (and by default dtype and device) of `input`."""
+    return _like("zeros_like", input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    """Ones with the shape (and by default dtype and device) of `input`."""
+    return _like("ones_like", input, 1, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return zeros_like(input, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    """`fill_value` everywhere, with the shape (and by default dtype and device) of `input`."""
+    return _like("full_like", input, fill_value, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Values from `start` up to (not including) `end` by `step`; int64 unless a bound is a float.
+
+    Example: ``gpugrad.arange(0, 16, 4.)`` -> tensor([ 0.,  4.,  8., 12.])
+    """
+    if end is None:
+        start, end = 0, start
+    start, end, step = (B.py_scalar(v) for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    floating = builtins.any(isinstance(v, float) for v in (start, end, step))
+    dt = _dtype(dtype, B.get_default_dtype() if floating else B.int64)
+    dev = B.as_device(device)
+    xp = B.xp_for(dev, "arange")
+    with B.on_device(dev, "arange"):
+        a = xp.arange(start, end, step, dtype=B.numpy.float64 if floating else None).astype(dt.np)
+    return _finish(a, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """`steps` evenly spaced values from `start` to `end` inclusive."""
+    if not isinstance(steps, int) or steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
+    dev = B.as_device(device)
+    xp = B.xp_for(dev, "linspace")
+    with B.on_device(dev, "linspace"):
+        a = xp.linspace(B.py_scalar(start), B.py_scalar(end), steps).astype(_dtype(dtype).np)
+    return _finish(a, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """`steps` values from base**start to base**end, evenly spaced in the exponent."""
+    dev = B.as_device(device)
+    xp = B.xp_for(dev, "logspace")
+    with B.on_device(dev, "logspace"):
+        a = xp.logspace(start, end, steps, base=base).astype(_dtype(dtype).np)
+    return _finish(a, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The n x m identity matrix (m = n by default)."""
+    dev = B.as_device(device)
+    xp = B.xp_for(dev, "eye")
+    with B.on_device(dev, "eye"):
+        a = xp.eye(n, m, dtype=_dtype(dtype).np)
+    return _finish(a, requires_grad)
+
+
+def _random(kind, size, dtype, device, requires_grad, **kw):
+    dev = B.as_device(device)
+    return _finish(B.random(kind, size, dtype.np, dev, kind, **kw), requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Uniform random values in [0, 1). Example: ``gpugrad.rand(2, 3)``."""
+    dt = _dtype(dtype)
+    if not dt.is_floating_point:
+        raise TypeError(f"rand: expected a floating-point dtype, got {dt}")
+    return _random("rand", _size("rand", size), dt, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    """Standard normal random values. Example: ``gpugrad.randn(3, device="cuda")``."""
+    dt = _dtype(dtype)
+    if not dt.is_floating_point:
+        raise TypeError(f"randn: expected a floating-point dtype, got {dt}")
+    return _random("randn", _size("randn", size), dt, device, requires_grad)
+
+
+def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False,
+            generator=None):
+    """Random integers in [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint: size must be given, e.g. randint(0, 10, (3,))")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if high <= low:
+        raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
+    return _random("randint", _size("randint", tuple(size)), _dtype(dtype, B.int64), device,
+                   requires_grad, low=low, high=high)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randperm(n, dtype=None, device=None):
+    """A random permutation of 0..n-1."""
+    idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm")
+    return _wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
+
+
+def manual_seed(seed):
+    """Seed the random generators (CPU, and every GPU when CuPy is in use)."""
+    B.manual_seed(seed)
+
+
+def seed():
+    import time
+
+    s = int(time.time_ns() % (2**63))
+    B.manual_seed(s)
+    return s

@@ -1,0 +1,127 @@
+"""matmul (the primitive) and its composites: mm, mv, dot, outer, bmm, inner."""
+
+from __future__ import annotations
+
+from .. import backend as B
+from ..tensor import Tensor
+from .registry import apply2, defop, sum_to
+
+
+def _matmul_vjp(n, g):
+    a, b = n.saved
+    sa, sb = n.params
+    ga = gb = None
+    # No transposed copies: a transposed operand is a strided view that BLAS reads directly,
+    # and the vector cases are written as vector-matrix products.
+    if len(sa) == 1 and len(sb) == 1:
+        ga = g * b if n.needs[0] else None
+        gb = g * a if n.needs[1] else None
+    elif len(sb) == 1:
+        if n.needs[0]:
+            ga = sum_to(g.unsqueeze(-1) * b, sa)
+        if n.needs[1]:
+            gb = g @ a if len(sa) == 2 else sum_to((g.unsqueeze(-2) @ a).squeeze(-2), sb)
+    elif len(sa) == 1:
+        if n.needs[0]:
+            ga = b @ g if len(sb) == 2 else sum_to((b @ g.unsqueeze(-1)).squeeze(-1), sa)
+        if n.needs[1]:
+            gb = sum_to(a.unsqueeze(-1) * g.unsqueeze(-2), sb)
+    else:
+        if n.needs[0]:
+            ga = sum_to(g @ b.mT, sa)
+        if n.needs[1]:
+            gb = sum_to(a.mT @ g, sb)
+    return ga, gb
+
+
+def _matmul_jvp(ts, out, args, params):
+    (ta, tb), (a, b) = ts, args
+    r = None if ta is None else ta @ b
+    if tb is not None:
+        r = a @ tb if r is None else r + a @ tb
+    return r
+
+
+MATMUL = defop("matmul", lambda xp, a, b, sa, sb: xp.matmul(a, b), _matmul_vjp, _matmul_jvp,
+               save=((1,), (0,)))
+
+
+def _check_matmul(name, a, b):
+    sa, sb = a._data.shape, b._data.shape
+    if not sa or not sb:
+        raise RuntimeError(f"{name}: both arguments need at least 1 dimension, got shapes "
+                           f"{tuple(sa)} and {tuple(sb)}")
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise RuntimeError(f"{name}: shapes {tuple(sa)} and {tuple(sb)} cannot be multiplied "
+                           f"(inner dimensions {k_a} and {k_b} differ)")
+    if len(sa) > 2 and len(sb) > 2:
+        try:
+            B.numpy.broadcast_shapes(sa[:-2], sb[:-2])
+        except ValueError:
+            raise RuntimeError(f"{name}: batch dimensions of shapes {tuple(sa)} and {tuple(sb)} "
+                               "cannot be broadcast") from None
+
+
+def matmul(input, other):
+    """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D, batched and broadcast batches.
+
+    Example: ``gpugrad.randn(2, 3) @ gpugrad.randn(3)`` has shape (2,).
+    """
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"matmul: expected two tensors, got {type(input).__name__} and "
+                        f"{type(other).__name__}")
+    _check_matmul("matmul", input, other)
+    return apply2(MATMUL, input, other, (input._data.shape, other._data.shape))
+
+
+def mm(input, mat2):
+    """Product of two 2-D matrices."""
+    if input._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input._data.shape)} and "
+                           f"{tuple(mat2._data.shape)}")
+    return matmul(input, mat2)
+
+
+def mv(input, vec):
+    """Product of a 2-D matrix and a 1-D vector."""
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes "
+                           f"{tuple(input._data.shape)} and {tuple(vec._data.shape)}")
+    return matmul(input, vec)
+
+
+def bmm(input, mat2):
+    """Batched product of two 3-D tensors."""
+    if input._data.ndim != 3 or mat2._data.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(input._data.shape)} "
+                           f"and {tuple(mat2._data.shape)}")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    """Inner product of two 1-D tensors of the same length."""
+    if input._data.ndim != 1 or other._data.ndim != 1:
+        raise RuntimeError(f"dot: expected 1-D tensors, got shapes {tuple(input._data.shape)} and "
+                           f"{tuple(other._data.shape)}")
+    if input._data.shape != other._data.shape:
+        raise RuntimeError(f"dot: inconsistent tensor sizes {input._data.shape[0]} and "
+                           f"{other._data.shape[0]}")
+    return matmul(input, other)
+
+
+vdot = inner = dot
+
+
+def outer(input, vec2):
+    """Outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
+    if input._data.ndim != 1 or vec2._data.ndim != 1:
+        raise RuntimeError(f"outer: expected 1-D tensors, got shapes {tuple(input._data.shape)} "
+                           f"and {tuple(vec2._data.shape)}")
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+ger = outer
+
+__all__ = ["matmul", "mm", "mv", "bmm", "dot", "vdot", "inner", "outer", "ger"]

@@ -1,0 +1,682 @@
+"""Shape and indexing: reshape, permute, expand, cat, flip, getitem and its transpose, gather,
+scatter_add, index_put, clone, device moves (primitives); view, flatten, squeeze, unsqueeze,
+transpose, broadcast_to, stack, split, chunk, repeat, ... (composites).
+"""
+
+from __future__ import annotations
+
+import builtins
+
+from .. import backend as B
+from ..tensor import Tensor, _wrap
+from .registry import apply, apply1, defop, sum_to
+
+# ----------------------------------------------------------------------------- dims
+
+
+def norm_dim(name, dim, ndim):
+    """A dim in range(ndim) from a possibly negative one; 0-d tensors accept 0 and -1."""
+    n = builtins.max(ndim, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        if isinstance(dim, B.SCALAR_TYPES) and float(dim).is_integer():
+            dim = int(dim)
+        else:
+            raise TypeError(f"{name}: dim must be an int, got {type(dim).__name__}")
+    if not -n <= dim < n:
+        raise IndexError(f"{name}: dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def norm_dims(name, dim, ndim):
+    """A sorted tuple of dims (all of them when `dim` is None); 0-d tensors reduce over ()."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = tuple(sorted({norm_dim(name, d, ndim) for d in dims}))
+    if len(out) != len(dims):
+        raise RuntimeError(f"{name}: dim {dim} appears multiple times in the list of dims")
+    return out if ndim else ()
+
+
+def _size_args(name, size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, int):
+            raise TypeError(f"{name}: sizes must be ints, got {s!r}")
+    return tuple(size)
+
+
+def _share_storage(out, x):
+    """Make a view share its base's version counter (and remember the base)."""
+    out._vc = x._vc
+    out._base = getattr(x, "_base", None) or x
+    return out
+
+
+# ----------------------------------------------------------------------------- reshape
+
+
+def _reshape_vjp(n, g):
+    return (g.reshape(n.params[1]),)
+
+
+def _reshape_jvp(ts, out, args, params):
+    return ts[0].reshape(params[0])
+
+
+RESHAPE = defop("reshape", lambda xp, x, shape, src: xp.reshape(x, shape), _reshape_vjp,
+                _reshape_jvp)
+
+
+def reshape(input, *shape):
+    """The same data with a new shape (one dim may be -1); a view when the layout allows.
+
+    Example: ``gpugrad.arange(6).reshape(2, 3)``
+    """
+    shape = _size_args("reshape", shape)
+    src = input._data.shape
+    if shape == src:
+        return input
+    size = input._data.size
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != size) or (
+            shape.count(-1) == 1 and (known == 0 or size % known)):
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {size} "
+                           f"(shape {tuple(src)})")
+    if -1 in shape:
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    out = apply1(RESHAPE, input, (shape, src))
+    if B.xp_of(out._data).may_share_memory(out._data, input._data):
+        _share_storage(out, input)
+    return out
+
+
+def view(input, *shape):
+    """Same as ``reshape`` (gpugrad's arrays choose views whenever they can)."""
+    return reshape(input, *shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one."""
+    shp = input._data.shape
+    if not shp:
+        return reshape(input, 1)
+    s = norm_dim("flatten", start_dim, len(shp))
+    e = norm_dim("flatten", end_dim, len(shp))
+    if s > e:
+        raise RuntimeError("flatten: start_dim cannot come after end_dim")
+    n = 1
+    for d in shp[s:e + 1]:
+        n *= d
+    return reshape(input, shp[:s] + (n,) + shp[e + 1:])
+
+
+def squeeze(input, dim=None):
+    """Remove dims of size 1 (only `dim` when given)."""
+    shp = input._data.shape
+    if dim is None:
+        dims = {i for i, s in enumerate(shp) if s == 1}
+    else:
+        dims = {d for d in norm_dims("squeeze", dim, len(shp)) if shp[d] == 1}
+    return reshape(input, tuple(s for i, s in enumerate(shp) if i not in dims))
+
+
+def unsqueeze(input, dim):
+    """Insert a dim of size 1 at `dim`."""
+    shp = input._data.shape
+    d = norm_dim("unsqueeze", dim, len(shp) + 1)
+    return reshape(input, shp[:d] + (1,) + shp[d:])
+
+
+# ----------------------------------------------------------------------------- permute
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+def _permute_vjp(n, g):
+    return (g.permute(*_inverse(n.params[0])),)
+
+
+def _permute_jvp(ts, out, args, params):
+    return ts[0].permute(*params[0])
+
+
+PERMUTE = defop("permute", lambda xp, x, perm: xp.transpose(x, perm), _permute_vjp, _permute_jvp)
+
+
+def permute(input, *dims):
+    """Reorder the dims (a view). Example: ``x.permute(2, 0, 1)``."""
+    dims = _size_args("permute", dims)
+    nd = input._data.ndim
+    perm = tuple(norm_dim("permute", d, nd) for d in dims)
+    if len(perm) != nd or len(set(perm)) != nd:
+        raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the "
+                           f"{nd} dims of a tensor of shape {tuple(input._data.shape)}")
+    if perm == tuple(range(nd)):
+        return input
+    return _share_storage(apply1(PERMUTE, input, (perm,)), input)
+
+
+def transpose(input, dim0, dim1):
+    """Swap two dims (a view)."""
+    nd = input._data.ndim
+    if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return input
+    a, b = norm_dim("transpose", dim0, nd), norm_dim("transpose", dim1, nd)
+    perm = list(range(nd))
+    perm[a], perm[b] = perm[b], perm[a]
+    return permute(input, *perm)
+
+
+swapaxes = transpose
+
+
+def t(input):
+    """Transpose a tensor of at most 2 dims."""
+    if input._data.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but it has "
+                           f"{input._data.ndim}")
+    return transpose(input, 0, -1) if input._data.ndim == 2 else input
+
+
+def movedim(input, source, destination):
+    nd = input._data.ndim
+    s, d = norm_dim("movedim", source, nd), norm_dim("movedim", destination, nd)
+    perm = [i for i in range(nd) if i != s]
+    perm.insert(d, s)
+    return permute(input, *perm)
+
+
+# ----------------------------------------------------------------------------- expand
+
+
+def _expand_vjp(n, g):
+    return (sum_to(g, n.params[1]),)
+
+
+def _expand_jvp(ts, out, args, params):
+    return ts[0].expand(*params[0])
+
+
+EXPAND = defop("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _expand_vjp,
+               _expand_jvp)
+
+
+def expand(input, *sizes):
+    """Broadcast to a larger shape without copying (-1 keeps a dim). Example: ``x.expand(3, -1)``."""
+    sizes = _size_args("expand", sizes)
+    src = input._data.shape
+    if len(sizes) < len(src):
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({len(src)})")
+    lead = len(sizes) - len(src)
+    shape = tuple(src[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
+    if shape == src:
+        return input
+    for i, s in enumerate(src):
+        if s != 1 and s != shape[i + lead]:
+            raise RuntimeError(f"expand: the expanded size of the tensor ({shape[i + lead]}) must "
+                               f"match the existing size ({s}) at non-singleton dimension "
+                               f"{i + lead}; target sizes {list(sizes)}, tensor shape {tuple(src)}")
+    return _share_storage(apply1(EXPAND, input, (shape, src)), input)
+
+
+def broadcast_to(input, shape):
+    """Broadcast to `shape` (NumPy's name for ``expand``)."""
+    return expand(input, *shape)
+
+
+def expand_as(input, other):
+    return expand(input, *other._data.shape)
+
+
+def broadcast_tensors(*tensors):
+    """Broadcast tensors against each other."""
+    shape = B.numpy.broadcast_shapes(*(t._data.shape for t in tensors))
+    return tuple(expand(t, *shape) for t in tensors)
+
+
+# ----------------------------------------------------------------------------- cat
+
+
+def _cat_vjp(n, g):
+    dim, sizes = n.params
+    out, start = [], 0
+    for i, s in enumerate(sizes):
+        if n.needs[i]:
+            out.append(narrow(g, dim, start, s))
+        else:
+            out.append(None)
+        start += s
+    return tuple(out)
+
+
+def _cat_jvp(ts, out, args, params):
+    dim, _ = params
+    return cat([t if t is not None else _zeros_like(a) for t, a in zip(ts, args)], dim)
+
+
+def _zeros_like(t):
+    return _wrap(B.xp_of(t._data).zeros_like(t._data))
+
+
+CAT = defop("cat", lambda xp, *arrays_and_params: xp.concatenate(
+    arrays_and_params[:-2], axis=arrays_and_params[-2]), _cat_vjp, _cat_jvp)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim. Example: ``gpugrad.cat([a, b], dim=1)``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"cat: expected a list of tensors, but item {i} is "
+                            f"{type(x).__name__}")
+    # Legacy behaviour kept by PyTorch: 1-D empty tensors are skipped.
+    kept = [x for x in tensors if not (x._data.ndim == 1 and x._data.shape[0] == 0)] or tensors[:1]
+    nd = kept[0]._data.ndim
+    if nd == 0:
+        raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated")
+    d = norm_dim("cat", dim, nd)
+    dt = kept[0].dtype
+    for x in kept[1:]:
+        if x._data.ndim != nd:
+            raise RuntimeError(f"cat: tensors must have the same number of dimensions: got {nd} "
+                               f"and {x._data.ndim}")
+        if x.dtype is not dt:
+            dt = B.promote_types(dt, x.dtype)
+        for j in range(nd):
+            if j != d and x._data.shape[j] != kept[0]._data.shape[j]:
+                raise RuntimeError(
+                    f"cat: sizes of tensors must match except in dimension {d}: expected size "
+                    f"{kept[0]._data.shape[j]} but got size {x._data.shape[j]} in dimension {j} "
+                    f"(shapes {[tuple(t._data.shape) for t in kept]})")
+    kept = [x if x.dtype is dt else x.to(dt) for x in kept]
+    if len(kept) == 1:
+        return kept[0].clone()
+    return apply(CAT, tuple(kept), (d, tuple(x._data.shape[d] for x in kept)))
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    """Join tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    shp = tensors[0]._data.shape
+    for x in tensors:
+        if x._data.shape != shp:
+            raise RuntimeError(f"stack: expects each tensor to be equal size, but got "
+                               f"{tuple(shp)} and {tuple(x._data.shape)}")
+    d = norm_dim("stack", dim, len(shp) + 1)
+    return cat([unsqueeze(x, d) for x in tensors], d)
+
+
+def hstack(tensors):
+    tensors = list(tensors)
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([x.reshape(1, -1) if x._data.ndim < 2 else x for x in tensors], 0)
+
+
+# ----------------------------------------------------------------------------- split and slicing
+
+
+def narrow(input, dim, start, length):
+    """The slice ``start:start+length`` along `dim` (a view)."""
+    d = norm_dim("narrow", dim, input._data.ndim)
+    idx = (slice(None),) * d + (slice(start, start + length),)
+    return getitem(input, idx)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Split into chunks of a given size, or of the given list of sizes, along `dim`."""
+    d = norm_dim("split", dim, tensor._data.ndim)
+    n = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0:
+            raise ValueError(f"split: split_size must be positive, got {s}")
+        sizes = [builtins.min(s, n - i) for i in range(0, n, s)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split: split sizes {sizes} do not sum to the size {n} of "
+                               f"dimension {d}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(narrow(tensor, d, start, s))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    """Split into `chunks` nearly equal pieces along `dim` (the last may be smaller)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    n = input._data.shape[norm_dim("chunk", dim, input._data.ndim)]
+    return split(input, builtins.max(1, -(-n // chunks)), dim)
+
+
+def unbind(input, dim=0):
+    """The slices along `dim`, as a tuple (the dim removed)."""
+    d = norm_dim("unbind", dim, input._data.ndim)
+    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+
+
+def select(input, dim, index):
+    d = norm_dim("select", dim, input._data.ndim)
+    return getitem(input, (slice(None),) * d + (index,))
+
+
+# ----------------------------------------------------------------------------- flip, repeat
+
+
+def _flip_vjp(n, g):
+    return (flip(g, n.params[0]),)
+
+
+def _flip_jvp(ts, out, args, params):
+    return flip(ts[0], params[0])
+
+
+FLIP = defop("flip", lambda xp, x, dims: xp.flip(x, axis=dims).copy(), _flip_vjp, _flip_jvp)
+
+
+def flip(input, dims):
+    """Reverse the order of elements along `dims` (a copy, as in PyTorch)."""
+    return apply1(FLIP, input, (norm_dims("flip", dims, input._data.ndim),))
+
+
+def repeat(input, *sizes):
+    """Tile the tensor: ``x.repeat(2, 3)`` repeats dim -2 twice and dim -1 three times."""
+    sizes = _size_args("repeat", sizes)
+    shp = input._data.shape
+    if len(sizes) < len(shp):
+        raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller "
+                           f"than the number of tensor dims ({len(shp)})")
+    shp = (1,) * (len(sizes) - len(shp)) + tuple(shp)
+    inter, big, final = [], [], []
+    for r, s in zip(sizes, shp):
+        inter += [1, s]
+        big += [r, s]
+        final.append(r * s)
+    return reshape(expand(reshape(input, tuple(inter)), *big), tuple(final))
+
+
+def tile(input, dims):
+    return repeat(input, *dims)
+
+
+# ----------------------------------------------------------------------------- indexing
+
+
+def _is_basic(idx):
+    return builtins.all(i is None or i is Ellipsis or isinstance(i, (int, slice))
+                        and not isinstance(i, bool) for i in idx)
+
+
+def norm_index(name, x, idx):
+    """An index tuple of arrays, ints, slices, None and Ellipsis, on `x`'s device."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for i in idx:
+        if isinstance(i, Tensor):
+            if not B.same_device(i._data, x._data):
+                raise RuntimeError(f"{name}: index tensor is on {i.device} but the indexed tensor "
+                                   f"is on {x.device}")
+            k = i._data.dtype.kind
+            if k not in "biu":
+                raise IndexError(f"{name}: tensors used as indices must be long, int or bool, "
+                                 f"got {i.dtype}")
+            out.append(i._data)
+        elif isinstance(i, (list, B.ndarray)) and not isinstance(i, Tensor):
+            a = B.xp_of(x._data).asarray(i)
+            if a.size and a.dtype.kind not in "biu":
+                raise IndexError(f"{name}: indices must be integers or bools, got {i!r}")
+            out.append(a if a.size else a.astype(B.numpy.int64))
+        elif isinstance(i, B.SCALAR_TYPES) and not isinstance(i, (bool, B.numpy.bool_)):
+            if isinstance(i, (float, B.numpy.floating)):
+                raise IndexError(f"{name}: indices must be integers, slices, None, ..., or "
+                                 f"tensors, got the float {i!r}")
+            out.append(int(i))
+        else:
+            out.append(i)
+    return tuple(out)
+
+
+def _getitem_vjp(n, g):
+    idx, shape = n.params
+    return (index_add_zeros(g, shape, idx),)
+
+
+def _getitem_jvp(ts, out, args, params):
+    return _index(ts[0], params[0])
+
+
+GETITEM = defop("getitem", lambda xp, x, idx, shape: x[idx], _getitem_vjp, _getitem_jvp)
+
+
+def _index(x, idx):
+    out = apply1(GETITEM, x, (idx, x._data.shape))
+    if _is_basic(idx):
+        _share_storage(out, x)
+    return out
+
+
+def getitem(input, index):
+    """``input[index]`` with ints, slices, None, ..., bool masks and integer tensors/lists."""
+    return _index(input, norm_index("getitem", input, index))
+
+
+def _iaz_fwd(xp, g, shape, idx):
+    z = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(idx):
+        z[idx] = g
+    else:
+        xp.add.at(z, idx, g)
+    return z
+
+
+def _iaz_vjp(n, g):
+    return (_index(g, n.params[1]),)
+
+
+def _iaz_jvp(ts, out, args, params):
+    return index_add_zeros(ts[0], *params)
+
+
+# The transpose of getitem: scatter-add `g` into zeros of `shape` at `idx` (xp.add.at, so
+# repeated integer indices add up).
+INDEX_ADD_ZEROS = defop("index_add_zeros", _iaz_fwd, _iaz_vjp, _iaz_jvp)
+
+
+def index_add_zeros(g, shape, idx):
+    return apply1(INDEX_ADD_ZEROS, g, (tuple(shape), idx))
+
+
+def _index_put_fwd(xp, x, v, idx, accumulate):
+    out = x.copy()
+    if accumulate:
+        xp.add.at(out, idx, v)
+    else:
+        out[idx] = v
+    return out
+
+
+def _index_put_vjp(n, g):
+    idx, accumulate = n.params
+    sa, sv = n.shapes
+    gx = gv = None
+    if n.needs[0]:
+        gx = g if accumulate else index_put(g, idx, 0.0)
+    if n.needs[1]:
+        gv = _index(g, idx)
+        gv = sum_to(gv, sv) if gv._data.shape != sv else gv
+    return gx, gv
+
+
+def _index_put_jvp(ts, out, args, params):
+    idx, accumulate = params
+    tx, tv = ts
+    tx = tx if tx is not None else _zeros_like(args[0])
+    return index_put(tx, idx, tv if tv is not None else 0.0, accumulate)
+
+
+INDEX_PUT = defop("index_put", _index_put_fwd, _index_put_vjp, _index_put_jvp)
+
+
+def index_put(input, indices, values, accumulate=False):
+    """A copy of `input` with ``input[indices] = values`` (or ``+=`` with accumulate)."""
+    idx = norm_index("index_put", input, indices)
+    if not isinstance(values, Tensor):
+        values = input.new_tensor(values)
+    elif values.dtype is not input.dtype:
+        values = values.to(input.dtype)
+    return apply(INDEX_PUT, (input, values), (idx, accumulate))
+
+
+def _gather_index(xp, index, dim):
+    """Full index tuple addressing ``out[i][j][k]`` -> ``x[i][index[i][j][k]][k]`` (dim = 1)."""
+    nd = index.ndim
+    idx = []
+    for d in range(nd):
+        if d == dim:
+            idx.append(index)
+        else:
+            shape = [1] * nd
+            shape[d] = index.shape[d]
+            idx.append(xp.arange(index.shape[d]).reshape(shape))
+    return tuple(idx)
+
+
+def _gather_vjp(n, g):
+    dim, index, shape = n.params
+    return (scatter_add(_wrap(B.xp_of(g._data).zeros(shape, dtype=g._data.dtype)), dim,
+                        index, g),)
+
+
+def _gather_jvp(ts, out, args, params):
+    dim, index, _ = params
+    return gather(ts[0], dim, index)
+
+
+GATHER = defop("gather", lambda xp, x, dim, index, shape: x[_gather_index(xp, index._data, dim)],
+               _gather_vjp, _gather_jvp)
+
+
+def _check_index(name, input, dim, index):
+    if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
+        raise TypeError(f"{name}: index must be an integer tensor, got "
+                        f"{getattr(index, 'dtype', type(index).__name__)}")
+    if not B.same_device(index._data, input._data):
+        raise RuntimeError(f"{name}: index is on {index.device} but input is on {input.device}")
+    d = norm_dim(name, dim, input._data.ndim)
+    if index._data.ndim != input._data.ndim:
+        raise RuntimeError(f"{name}: index has {index._data.ndim} dims but input has "
+                           f"{input._data.ndim}")
+    for j, (a, b) in enumerate(zip(index._data.shape, input._data.shape)):
+        if j != d and a > b:
+            raise RuntimeError(f"{name}: size of index ({tuple(index._data.shape)}) exceeds the "
+                               f"input's ({tuple(input._data.shape)}) at dimension {j}")
+    return d
+
+
+def gather(input, dim, index):
+    """``out[i][j] = input[i][index[i][j]]`` for dim = 1 (PyTorch's gather, any dim)."""
+    d = _check_index("gather", input, dim, index)
+    return apply1(GATHER, input, (d, index, input._data.shape))
+
+
+def take_along_dim(input, indices, dim):
+    return gather(input, dim, indices)
+
+
+def _scatter_add_fwd(xp, x, src, dim, index):
+    out = x.copy()
+    idx = _gather_index(xp, index._data, dim)
+    xp.add.at(out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
+    return out
+
+
+def _scatter_add_vjp(n, g):
+    dim, index = n.params
+    gs = gather(g, dim, index) if n.needs[1] else None
+    return (g if n.needs[0] else None), gs
+
+
+def _scatter_add_jvp(ts, out, args, params):
+    dim, index = params
+    tx, ts_ = ts
+    tx = tx if tx is not None else _zeros_like(args[0])
+    return tx if ts_ is None else scatter_add(tx, dim, index, ts_)
+
+
+SCATTER_ADD = defop("scatter_add", _scatter_add_fwd, _scatter_add_vjp, _scatter_add_jvp)
+
+
+def scatter_add(input, dim, index, src):
+    """A copy of `input` with ``out[i][index[i][j]] += src[i][j]`` for dim = 1 (PyTorch's)."""
+    d = _check_index("scatter_add", input, dim, index)
+    return apply(SCATTER_ADD, (input, src), (d, index))
+
+
+# ----------------------------------------------------------------------------- copies, devices
+
+
+def _clone_vjp(n, g):
+    return (g,)
+
+
+def _clone_jvp(ts, out, args, params):
+    return ts[0]
+
+
+CLONE = defop("clone", lambda xp, x: x.copy(), _clone_vjp, _clone_jvp)
+
+
+def clone(input):
+    """A copy with its own storage (gradients flow through)."""
+    return apply1(CLONE, input)
+
+
+def _to_device_vjp(n, g):
+    return (g.to(n.params[1]),)
+
+
+def _to_device_jvp(ts, out, args, params):
+    return ts[0].to(params[0])
+
+
+TO_DEVICE = defop("to_device", lambda xp, x, dev, src: B.transfer(x, dev), _to_device_vjp,
+                  _to_device_jvp)
+
+
+def to_device(input, dev):
+    return apply1(TO_DEVICE, input, (dev, input.device))
+
+
+__all__ = [
+    "reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes",
+    "t", "movedim", "expand", "broadcast_to", "broadcast_tensors", "cat", "concat",
+    "concatenate", "stack", "hstack", "vstack", "narrow", "split", "chunk", "unbind", "select",
+    "flip", "repeat", "tile", "getitem", "index_put", "gather", "take_along_dim", "scatter_add",
+    "clone",
+]
+

@@ -1,0 +1,489 @@
+"""Tensor: an array (NumPy or CuPy) plus the fields of the recorded graph.
+
+The ops (``gpugrad.ops``) attach the arithmetic methods; this module holds storage, graph
+fields, conversions, printing and the in-place machinery.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from . import backend as B
+from .autograd.grad_mode import state
+
+_new = object.__new__
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as ``gpugrad.Size([2, 3])``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"gpugrad.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+def _wrap(data):
+    """A new tensor around array `data`, outside any graph (no copy)."""
+    t = _new(Tensor)
+    t._data = data
+    t.grad_fn = None
+    t._rg = False
+    t._vc = [0]
+    return t
+
+
+class Tensor:
+    """A multi-dimensional array on a device, recorded for automatic differentiation.
+
+    ``Tensor(data, dtype=None, device=None, requires_grad=False)`` behaves as
+    ``gpugrad.tensor`` except that integer data becomes the default float dtype, as
+    ``torch.Tensor`` does.
+
+    Example::
+
+        >>> x = gpugrad.Tensor([1, 2, 3], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    # _data: the array; _rg: requires_grad; _vc: version counter shared with views. Set only
+    # when used (read with getattr): _grad; _fw, the forward-mode tangent; _hooks, a leaf's
+    # hooks; _name, a label for graph pictures; _base, the tensor a view looks into.
+    __slots__ = ("_data", "grad_fn", "_rg", "_vc", "_grad", "_fw", "_hooks", "_name", "_base",
+                 "__weakref__")
+    __array_priority__ = 1000
+    __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
+
+    def __init__(self, data=(), dtype=None, device=None, requires_grad=False):
+        from .factories import tensor
+
+        if dtype is None:
+            dtype = B.get_default_dtype()
+        t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+        self._data = t._data
+        self.grad_fn = None
+        self._rg = t._rg
+        self._vc = [0]
+
+    # -------------------------------------------------------------- graph fields
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients are computed for this tensor."""
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (None until then)."""
+        try:
+            return self._grad
+        except AttributeError:
+            return None
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"grad: assigned gradient has shape {tuple(value.shape)} but "
+                                   f"the tensor has shape {tuple(self.shape)}")
+        self._grad = value
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (inputs, parameters, detached)."""
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    @property
+    def name(self):
+        """An optional label (used by graph pictures); None unless set."""
+        try:
+            return self._name
+        except AttributeError:
+            return None
+
+    @name.setter
+    def name(self, value):
+        self._name = value
+
+    def requires_grad_(self, requires_grad=True):
+        """Set whether autograd records ops on this tensor (in place); returns self.
+
+        Example::
+
+            w = gpugrad.zeros(3).requires_grad_()
+        """
+        requires_grad = bool(requires_grad)
+        if requires_grad and not self.dtype.is_floating_point:
+            raise RuntimeError(
+                f"requires_grad_: only floating-point tensors can require gradients, but this "
+                f"tensor has dtype {self.dtype}; convert it first, e.g. x.float()")
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                f"requires_grad_: cannot turn off requires_grad on a non-leaf tensor (output of "
+                f"{self.grad_fn.name()}); use .detach() to get a tensor outside the graph")
+        self._rg = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor during backward (a no-op on leaves)."""
+        if self.grad_fn is None:
+            if not self._rg:
+                raise RuntimeError("retain_grad: can't retain_grad on a tensor that has "
+                                   "requires_grad=False")
+            return
+        self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        n = self.grad_fn
+        return n is not None and n.retained is not None and n.retained() is self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+
+        Returns a handle whose ``remove()`` takes the hook away.
+
+        Example::
+
+            h = x.register_hook(lambda g: g * 2)
+        """
+        if not self._rg:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't "
+                               "require gradient")
+        if self.grad_fn is not None:
+            return self.grad_fn.register_hook(hook)
+        from .autograd.graph import _Handle
+
+        hooks = getattr(self, "_hooks", None)
+        if hooks is None:
+            hooks = self._hooks = []
+        hooks.append(hook)
+        return _Handle(hooks, hook)
+
+    def detach(self):
+        """A tensor sharing this one's storage but outside the graph (no gradient flows back)."""
+        t = _wrap(self._data)
+        t._vc = self._vc
+        return t
+
+    def detach_(self):
+        """Detach this tensor from the graph in place: it becomes a leaf."""
+        self.grad_fn = None
+        self._rg = False
+        return self
+
+    @property
+    def data(self):
+        """The tensor's values outside the graph (shares storage, like ``detach()``)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor into ``.grad`` of the leaves of its graph.
+
+        A non-scalar tensor needs ``gradient`` (the cotangent, same shape). Saved values are
+        freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records the
+        backward pass itself, for higher-order derivatives.
+
+        Example::
+
+            >>> x = gpugrad.tensor(3.0, requires_grad=True)
+            >>> (x ** 2).backward()
+            >>> x.grad
+            tensor(6.)
+        """
+        from .autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def _alias(self):
+        """A second tensor object for the same storage, graph position and version counter."""
+        t = _wrap(self._data)
+        t._vc = self._vc
+        t.grad_fn = self.grad_fn
+        t._rg = self._rg
+        return t
+
+    # -------------------------------------------------------------- storage and metadata
+
+    @property
+    def shape(self) -> Size:
+        """The tensor's dimensions."""
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape, or the length of dimension `dim`."""
+        if dim is None:
+            return Size(self._data.shape)
+        from .ops.shape import norm_dim
+
+        return self._data.shape[norm_dim("size", dim, self._data.ndim)]
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
+
+    def dim(self) -> int:
+        """The number of dimensions."""
+        return self._data.ndim
+
+    def numel(self) -> int:
+        """The number of elements."""
+        return int(self._data.size)
+
+    def nelement(self) -> int:
+        return int(self._data.size)
+
+    @property
+    def dtype(self):
+        """The element type (``gpugrad.float32``, ...)."""
+        return B._BY_NP[self._data.dtype]
+
+    @property
+    def device(self):
+        """The device holding the storage: ``device(type='cpu')`` or ``device(type='cuda', index=0)``."""
+        return B.device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return type(self._data) is not B.ndarray
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(f"item: a tensor with {self._data.size} elements cannot be converted "
+                               "to a Python number; only one-element tensors can")
+        return self._data.item()
+
+    def tolist(self):
+        """The values as (nested) Python lists."""
+        return B.to_numpy(self._data).tolist()
+
+    def numpy(self, *, force=False):
+        """The values as a NumPy array sharing storage (CPU tensors that don't require grad).
+
+        ``force=True`` detaches and copies to the host as needed, as in PyTorch.
+        """
+        if force:
+            return B.to_numpy(self._data).copy() if self.is_cuda else self._data
+        if self._rg:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; use "
+                               "tensor.detach().numpy() instead")
+        if self.is_cuda:
+            raise TypeError(f"numpy: can't convert a tensor on {self.device} to NumPy; use "
+                            "tensor.cpu() to copy it to the host first")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if self.is_cuda:
+            raise TypeError(f"__array__: can't convert a tensor on {self.device} to a NumPy array "
+                            "implicitly; use tensor.cpu() (or .cpu().numpy()) first")
+        a = self._data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self._data.size} elements is "
+                               "ambiguous; use .any() or .all()")
+        return bool(self._data.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.is_floating_point or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        from ._format import tensor_repr
+
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def __reduce__(self):
+        raise TypeError("gpugrad tensors are not pickled; use gpugrad.save / .numpy()")
+
+    # -------------------------------------------------------------- device and dtype moves
+
+    def to(self, *args, **kwargs):
+        """Move to a device and/or convert to a dtype: ``to("cuda")``, ``to(gpugrad.float64)``,
+        ``to(other_tensor)``, ``to(device, dtype)``. Returns self when nothing changes.
+
+        Example::
+
+            x = x.to("cuda", gpugrad.float32)
+        """
+        dev = kwargs.pop("device", None)
+        dt = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dt = a.device, a.dtype
+            elif isinstance(a, (str, B.device, int)) and not isinstance(a, bool):
+                dev = a
+            elif a is not None:
+                dt = a
+        t = self
+        if dt is not None:
+            dt = B.to_dtype(dt)
+            if dt.np != t._data.dtype:
+                from .ops.elementwise import to_dtype
+
+                t = to_dtype(t, dt)
+        if dev is not None:
+            dev = B.as_device(dev)
+            if dev != t.device:
+                from .ops.shape import to_device
+
+                t = to_device(t, dev)
+        if copy and t is self:
+            t = self.clone()
+        return t
+
+    def cpu(self):
+        """This tensor on the CPU (self if it already is)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        """This tensor on a CUDA device (``cuda:0`` by default)."""
+        return self.to(B.device("cuda", device if isinstance(device, int) else None)
+                       if not isinstance(device, (str, B.device)) else device)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"gpugrad.{self.dtype.name}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(B.float32)
+
+    def double(self):
+        return self.to(B.float64)
+
+    def half(self):
+        return self.to(B.float16)
+
+    def long(self):
+        return self.to(B.int64)
+
+    def int(self):
+        return self.to(B.int32)
+
+    def bool(self):
+        return self.to(B.bool_)
+
+    def contiguous(self):
+        return self
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    # -------------------------------------------------------------- new tensors like this one
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .factories import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from .factories import zeros
+
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from .factories import ones
+
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from .factories import full
+
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def is_tensor(obj) -> bool:
+    """True if `obj` is a gpugrad Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def check_inplace(name, t, other_requires_grad=False):
+    """Refuse in-place changes that would corrupt the graph; say whether to record a node."""
+    if not state.grad_enabled:
+        return False
+    if t.grad_fn is None and t._rg:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
+            "wrap the update in `with gpugrad.no_grad():` (as optimizers do), or use an "
+            "out-of-place op")
+    base = getattr(t, "_base", None)
+    if base is not None and base._rg:
+        raise RuntimeError(
+            f"{name}: in-place change of a view (of a tensor of shape {tuple(base.shape)} that "
+            "requires grad) is not supported; the change would not reach the base's graph. "
+            "Clone the view first, or build the new tensor out of place (e.g. with gpugrad.where)")
+    return t._rg or other_requires_grad

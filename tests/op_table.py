@@ -1,0 +1,616 @@
+"""The op table: every primitive in ``gpugrad.ops.registry.OPS`` and the public composites.
+
+One row (`OpCase`) per op and sample: the op as called on gpugrad tensors, a NumPy reference,
+how to draw each input, and which inputs get gradients. `tests/test_ops.py` runs one
+parametrised test per property over ``CASES x device``; adding an op means adding rows here.
+
+Inputs are drawn inside the op's domain (positive for log/sqrt, away from the kink at 0 for
+abs/relu/sign) so that central finite differences are meaningful.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+import operator
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import gpugrad as gg
+
+# fmt: off  (one row per line reads as a table)
+
+# ----------------------------------------------------------------------------- input specs
+
+
+@dataclasses.dataclass(frozen=True)
+class Arg:
+    """How to draw one input: uniform in [lo, hi], optionally |x| >= away, or a fixed value."""
+
+    shape: tuple = ()
+    lo: float = -2.0
+    hi: float = 2.0
+    away: float = 0.0  # keep |x| >= away: stay off a kink at 0
+    integer: bool = False  # integer-valued floats, to make ties for comparisons
+    kind: str = "float"  # float | bool | const
+    value: Any = None
+
+    @property
+    def is_float(self) -> bool:
+        if self.kind == "const":
+            return np.asarray(self.value).dtype.kind == "f"
+        return self.kind == "float"
+
+    def draw(self, rng: np.random.Generator, dtype) -> np.ndarray:
+        if self.kind == "const":
+            a = np.array(self.value)
+            return a.astype(dtype) if a.dtype.kind == "f" else a
+        if self.kind == "bool":
+            return np.asarray(rng.random(self.shape) < 0.5)
+        if self.away:
+            mag = rng.uniform(self.away, max(abs(self.lo), abs(self.hi)), self.shape)
+            x = np.where(rng.random(self.shape) < 0.5, -mag, mag)
+        else:
+            x = rng.uniform(self.lo, self.hi, self.shape)
+        if self.integer:
+            x = np.round(x)
+        return np.asarray(x, dtype=dtype)
+
+
+def F(*shape, lo=-2.0, hi=2.0, away=0.0, integer=False) -> Arg:
+    """A float input of `shape`."""
+    return Arg(shape, lo, hi, away, integer)
+
+
+def P(*shape, lo=0.5, hi=2.0) -> Arg:
+    """A positive float input (log, sqrt, pow bases)."""
+    return Arg(shape, lo, hi)
+
+
+def Z(*shape) -> Arg:
+    """Floats in {-1, 0, 1}: ties for comparisons, zeros for logical ops."""
+    return Arg(shape, -1.4, 1.4, integer=True)
+
+
+def B(*shape) -> Arg:
+    """A random bool input."""
+    return Arg(shape, kind="bool")
+
+
+def C(value) -> Arg:
+    """A fixed input (floats stay differentiable; ints and bools are indices and masks)."""
+    return Arg(np.shape(value), kind="const", value=value)
+
+
+def I(value) -> Arg:  # noqa: E743 - I for index
+    """A fixed int64 index input."""
+    return C(np.asarray(value, dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+@dataclasses.dataclass(frozen=True)
+class OpCase:
+    name: str  # registry key in OPS (primitive) or public name (composite)
+    fn: Callable  # on gpugrad tensors; may return a tuple of tensors
+    ref: Callable  # on NumPy arrays; returns what fn returns
+    args: tuple
+    label: str = ""
+    composite: bool = False
+    differentiable: bool = True
+    grad: tuple | None = None  # inputs that get gradients; None: every float input
+    fd_eps: float = 1e-6
+    rtol: float = 1e-5
+    atol: float = 1e-6
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}-{self.label}" if self.label else self.name
+
+    @property
+    def grad_args(self) -> tuple:
+        if not self.differentiable:
+            return ()
+        if self.grad is not None:
+            return self.grad
+        return tuple(i for i, a in enumerate(self.args) if a.is_float)
+
+
+CASES: list[OpCase] = []
+
+
+def _label(args):
+    return "_".join("x".join(map(str, a.shape)) if a.shape else "s" for a in args) or "noargs"
+
+
+def row(name, fn, ref, *args, label=None, **kw):
+    """Add one row (primitive unless composite=True)."""
+    CASES.append(OpCase(name, fn, ref, args, label or _label(args), **kw))
+
+
+def comp(name, fn, ref, *args, label=None, **kw):
+    """Add one composite row (no derivative code of its own)."""
+    row(name, fn, ref, *args, label=label, composite=True, **kw)
+
+
+def _G(name):
+    """gpugrad.<name>, looked up at call time so one missing name fails one row only."""
+    return lambda *a, **k: getattr(gg, name)(*a, **k)
+
+
+def _shape_ops():
+    return importlib.import_module("gpugrad.ops.shape")
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def np_sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def np_logsumexp(a, axis, keepdims=False):
+    m = np.max(a, axis=axis, keepdims=True)
+    r = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
+def np_softmax(a, axis):
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def np_log_softmax(a, axis):
+    return a - np_logsumexp(a, axis, keepdims=True)
+
+
+def np_split(a, split_size_or_sections, dim):
+    n = a.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        sizes = [s] * (n // s) + ([n % s] if n % s else [])
+    else:
+        sizes = list(split_size_or_sections)
+    return tuple(np.split(a, np.cumsum(sizes)[:-1], axis=dim))
+
+
+def np_chunk(a, chunks, dim):
+    return np_split(a, -(-a.shape[dim] // chunks), dim)
+
+
+def _along(index, dim):
+    idx = list(np.indices(index.shape, sparse=True))
+    idx[dim] = index
+    return tuple(idx)
+
+
+def np_gather(a, dim, index):
+    return a[_along(index, dim)]
+
+
+def np_scatter_add(a, dim, index, src):
+    out = a.copy()
+    np.add.at(out, _along(index, dim), src[tuple(slice(0, s) for s in index.shape)])
+    return out
+
+
+def np_index_put(a, indices, values):
+    out = a.copy()
+    out[tuple(indices)] = values
+    return out
+
+
+def np_index_add_zeros(g, shape, index):
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def np_max_dim(a, dim, keepdim=False):
+    return (np.max(a, axis=dim, keepdims=keepdim), np.argmax(a, axis=dim, keepdims=keepdim))
+
+
+def np_min_dim(a, dim, keepdim=False):
+    return (np.min(a, axis=dim, keepdims=keepdim), np.argmin(a, axis=dim, keepdims=keepdim))
+
+
+# ----------------------------------------------------------------------------- unary elementwise
+
+UNARY_SHAPES = [(3, 4), (), (0, 3)]
+UNARY = [
+    # name, reference, domain, differentiable
+    ("neg", np.negative, F(), True),
+    ("exp", np.exp, F(), True),
+    ("log", np.log, P(), True),
+    ("log1p", np.log1p, F(lo=-0.5, hi=2.0), True),
+    ("expm1", np.expm1, F(), True),
+    ("sqrt", np.sqrt, P(lo=0.5, hi=3.0), True),
+    ("rsqrt", lambda a: 1 / np.sqrt(a), P(lo=0.5, hi=3.0), True),
+    ("sin", np.sin, F(lo=-3.0, hi=3.0), True),
+    ("cos", np.cos, F(lo=-3.0, hi=3.0), True),
+    ("tan", np.tan, F(lo=-1.2, hi=1.2), True),
+    ("tanh", np.tanh, F(lo=-3.0, hi=3.0), True),
+    ("sigmoid", np_sigmoid, F(lo=-4.0, hi=4.0), True),
+    ("relu", lambda a: np.maximum(a, 0), F(away=0.1), True),
+    ("abs", np.abs, F(away=0.1), True),
+    ("reciprocal", lambda a: 1 / a, F(away=0.5), True),
+    ("sign", np.sign, F(away=0.1), False),
+    ("floor", np.floor, F(lo=-3.0, hi=3.0), False),
+    ("ceil", np.ceil, F(lo=-3.0, hi=3.0), False),
+    ("round", np.round, F(lo=-3.0, hi=3.0), False),
+]
+for _name, _ref, _dom, _diff in UNARY:
+    for _shape in UNARY_SHAPES:
+        row(_name, _G(_name), _ref, dataclasses.replace(_dom, shape=_shape), differentiable=_diff)
+    # the Tensor method spelling as well
+    row(_name, lambda x, _n=_name: getattr(x, _n)(), _ref, dataclasses.replace(_dom, shape=(5)),
+        label="method", differentiable=_diff)
+
+row("neg", operator.neg, operator.neg, F(2, 3), label="operator")
+row("abs", abs, abs, F(2, 3, away=0.1), label="builtin")
+row("softplus", lambda x: gg.nn.functional.softplus(x), lambda a: np.logaddexp(0, a),
+    F(3, 4, lo=-4.0, hi=4.0))
+row("softplus", lambda x: gg.nn.functional.softplus(x), lambda a: np.logaddexp(0, a),
+    F(lo=-4.0, hi=4.0))
+row("softplus", lambda x: gg.nn.functional.softplus(x), lambda a: np.logaddexp(0, a), F(0, 2))
+row("relu", lambda x: gg.nn.functional.relu(x), lambda a: np.maximum(a, 0), F(3, 4, away=0.1),
+    label="functional")
+row("sigmoid", lambda x: gg.nn.functional.sigmoid(x), np_sigmoid, F(3, 4), label="functional")
+row("sigmoid", _G("sigmoid"), np_sigmoid, C([-800.0, -30.0, 0.0, 30.0, 800.0]), label="saturated")
+row("round", lambda x: gg.round(x, decimals=2), lambda a: np.round(a, 2), F(3, 4), label="decimals",
+    differentiable=False)
+
+# ----------------------------------------------------------------------------- binary elementwise
+
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (3,)), ((0, 3), (3,))]
+BINARY = [
+    ("add", operator.add, F(), F()),
+    ("sub", operator.sub, F(), F()),
+    ("mul", operator.mul, F(), F()),
+    ("div", operator.truediv, F(), F(away=0.5)),
+    ("pow", operator.pow, P(), F()),
+    ("maximum", np.maximum, F(), F()),
+    ("minimum", np.minimum, F(), F()),
+]
+for _name, _ref, _da, _db in BINARY:
+    for _sa, _sb in BINARY_SHAPES:
+        row(_name, _G(_name), _ref, dataclasses.replace(_da, shape=_sa),
+            dataclasses.replace(_db, shape=_sb))
+for _name, _ref, _da, _db in BINARY[:5]:  # the operator spelling: x + y, x ** y, ...
+    row(_name, _ref, _ref, dataclasses.replace(_da, shape=(2, 3)),
+        dataclasses.replace(_db, shape=(3)), label="operator")
+
+# a Python scalar on either side
+row("add", lambda x: x + 1.5, lambda a: a + 1.5, F(2, 3), label="scalar")
+row("add", lambda x: 2 + x, lambda a: 2 + a, F(2, 3), label="rscalar")
+row("sub", lambda x: x - 1.5, lambda a: a - 1.5, F(2, 3), label="scalar")
+row("sub", lambda x: 1.5 - x, lambda a: 1.5 - a, F(2, 3), label="rscalar")
+row("mul", lambda x: x * 2.5, lambda a: a * 2.5, F(2, 3), label="scalar")
+row("mul", lambda x: 3 * x, lambda a: 3 * a, F(2, 3), label="rscalar")
+row("div", lambda x: x / 4.0, lambda a: a / 4.0, F(2, 3), label="scalar")
+row("div", lambda x: 2.0 / x, lambda a: 2.0 / a, F(2, 3, away=0.5), label="rscalar")
+row("mul", lambda x, y: x * y, lambda a, b: a * b, F(3, 1), F(3, 4), label="same_input_broadcast")
+row("mul", lambda x: x * x, lambda a: a * a, F(3), label="same_input")
+# integer arithmetic stays integer (forward only)
+row("add", operator.add, operator.add, I([1, 2, 3]), I([[4], [5]]), label="int")
+row("mul", operator.mul, operator.mul, I([1, -2, 3]), I(4), label="int")
+
+row("pow_scalar", lambda x: gg.pow(x, 2.5), lambda a: a**2.5, P(3, 4))
+row("pow_scalar", lambda x: x**2.5, lambda a: a**2.5, P())
+row("pow_scalar", lambda x: x**2, lambda a: a**2, F(3, 4), label="square")
+row("pow_scalar", lambda x: x**3, lambda a: a**3, F(5), label="cube")
+row("pow_scalar", lambda x: x**-1.5, lambda a: a**-1.5, P(4), label="negative")
+row("pow_scalar", lambda x: x**0.5, lambda a: a**0.5, P(0, 2), label="empty")
+
+row("where", _G("where"), np.where, B(3, 4), F(3, 4), F(3, 4))
+row("where", _G("where"), np.where, B(3, 1), F(4), F(3, 4))
+row("where", _G("where"), np.where, B(2, 3), F(), F(2, 3))
+row("where", lambda c, x: gg.where(c, x, 0.0), lambda c, a: np.where(c, a, 0.0), B(2, 3), F(2, 3),
+    label="scalar_other")
+
+row("clamp", lambda x: gg.clamp(x, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), F(3, 4))
+row("clamp", lambda x: gg.clamp(x, min=0.2), lambda a: np.maximum(a, 0.2), F(3, 4),
+    label="min_only")
+row("clamp", lambda x: x.clamp(max=0.3), lambda a: np.minimum(a, 0.3), F(5), label="max_only")
+row("clamp", lambda x: gg.clamp(x, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), F())
+row("clamp", lambda x: gg.clamp(x, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), F(0, 2))
+
+# ----------------------------------------------------------------------------- comparisons, logic
+
+COMPARISONS = [
+    ("eq", operator.eq, np.equal),
+    ("ne", operator.ne, np.not_equal),
+    ("lt", operator.lt, np.less),
+    ("le", operator.le, np.less_equal),
+    ("gt", operator.gt, np.greater),
+    ("ge", operator.ge, np.greater_equal),
+]
+for _name, _op, _ref in COMPARISONS:
+    row(_name, _G(_name), _ref, Z(3, 4), Z(3, 4), differentiable=False)
+    row(_name, _G(_name), _ref, Z(3, 4), Z(4), differentiable=False)
+    row(_name, _G(_name), _ref, Z(), Z(0, 2), differentiable=False)
+    row(_name, _op, _op, Z(2, 3), Z(3), label="operator", differentiable=False)
+    row(_name, lambda x, _op=_op: _op(x, 0.0), lambda a, _op=_op: _op(a, 0.0), Z(2, 3),
+        label="scalar", differentiable=False)
+    row(_name, _op, _op, I([1, 2, 3]), I([3, 2, 1]), label="int", differentiable=False)
+
+for _name, _ref in [
+    ("logical_and", np.logical_and),
+    ("logical_or", np.logical_or),
+    ("logical_xor", np.logical_xor),
+]:
+    row(_name, _G(_name), _ref, B(3, 4), B(3, 4), differentiable=False)
+    row(_name, _G(_name), _ref, B(3, 4), B(4), differentiable=False)
+    row(_name, _G(_name), _ref, Z(2, 3), Z(2, 3), label="float", differentiable=False)
+row("logical_not", _G("logical_not"), np.logical_not, B(3, 4), differentiable=False)
+row("logical_not", _G("logical_not"), np.logical_not, B(), differentiable=False)
+row("logical_not", _G("logical_not"), np.logical_not, Z(2, 3), label="float", differentiable=False)
+
+_SPECIAL = [1.0, math.nan, math.inf, -math.inf, 0.0, -2.5]
+for _name, _ref in [("isnan", np.isnan), ("isinf", np.isinf), ("isfinite", np.isfinite)]:
+    row(_name, _G(_name), _ref, C(_SPECIAL), differentiable=False)
+    row(_name, _G(_name), _ref, C([_SPECIAL[:3], _SPECIAL[3:]]), differentiable=False)
+    row(_name, _G(_name), _ref, C(math.nan), differentiable=False)
+
+# ----------------------------------------------------------------------------- reductions
+
+row("sum", _G("sum"), np.sum, F(3, 4))
+row("sum", lambda x: x.sum(dim=1), lambda a: np.sum(a, axis=1), F(3, 4), label="dim")
+row("sum", lambda x: gg.sum(x, dim=(0, 2), keepdim=True),
+    lambda a: np.sum(a, axis=(0, 2), keepdims=True), F(2, 3, 4), label="dims_keepdim")
+row("sum", lambda x: x.sum(-1), lambda a: np.sum(a, axis=-1), F(2, 3, 4), label="neg_dim")
+row("sum", _G("sum"), np.sum, F())
+row("sum", _G("sum"), np.sum, F(0, 3))
+row("sum", lambda x: x.sum(0), lambda a: np.sum(a, axis=0), F(0, 3), label="empty_dim")
+
+row("prod", _G("prod"), np.prod, F(2, 3))
+row("prod", lambda x: x.prod(dim=1), lambda a: np.prod(a, axis=1), F(3, 4), label="dim")
+row("prod", lambda x: gg.prod(x, 0, keepdim=True), lambda a: np.prod(a, axis=0, keepdims=True),
+    F(3, 2), label="keepdim")
+row("prod", _G("prod"), np.prod, F())
+_WITH_ZERO = [[1.5, 0.0, -2.0], [0.5, 1.2, 2.0]]
+row("prod", _G("prod"), np.prod, C(_WITH_ZERO), label="zero")
+row("prod", lambda x: x.prod(dim=1), lambda a: np.prod(a, axis=1), C(_WITH_ZERO), label="zero_dim")
+
+for _name, _ref in [("amax", np.amax), ("amin", np.amin)]:
+    row(_name, _G(_name), _ref, F(3, 4))
+    row(_name, lambda x, _n=_name: getattr(x, _n)(dim=1), lambda a, _r=_ref: _r(a, axis=1), F(3, 4),
+        label="dim")
+    row(_name, lambda x, _n=_name: getattr(gg, _n)(x, dim=(0, 2), keepdim=True),
+        lambda a, _r=_ref: _r(a, axis=(0, 2), keepdims=True), F(2, 3, 4), label="dims_keepdim")
+    row(_name, _G(_name), _ref, F())
+
+row("norm", _G("norm"), np.linalg.norm, F(3, 4))
+row("norm", lambda x: x.norm(dim=1), lambda a: np.linalg.norm(a, axis=1), F(3, 4), label="dim")
+row("norm", lambda x: gg.norm(x, dim=0, keepdim=True),
+    lambda a: np.linalg.norm(a, axis=0, keepdims=True), F(3, 4), label="keepdim")
+row("norm", lambda x: gg.norm(x, p=1, dim=0), lambda a: np.linalg.norm(a, ord=1, axis=0),
+    F(3, 4, away=0.1), label="p1")
+row("norm", _G("norm"), lambda a: np.abs(a), F(away=0.1))
+
+for _name, _ref in [("argmax", np.argmax), ("argmin", np.argmin)]:
+    row(_name, _G(_name), _ref, F(3, 4), differentiable=False)
+    row(_name, lambda x, _n=_name: getattr(x, _n)(dim=1), lambda a, _r=_ref: _r(a, axis=1), F(3, 4),
+        label="dim", differentiable=False)
+    row(_name, lambda x, _n=_name: getattr(gg, _n)(x, dim=0, keepdim=True),
+        lambda a, _r=_ref: _r(a, axis=0, keepdims=True), F(3, 4), label="keepdim",
+        differentiable=False)
+    row(_name, _G(_name), _ref, F(), differentiable=False)
+
+for _name, _ref in [("all", np.all), ("any", np.any)]:
+    row(_name, _G(_name), _ref, B(3, 4), differentiable=False)
+    row(_name, lambda x, _n=_name: getattr(x, _n)(dim=1), lambda a, _r=_ref: _r(a, axis=1), B(3, 4),
+        label="dim", differentiable=False)
+    row(_name, _G(_name), _ref, Z(2, 3), label="float", differentiable=False)
+    row(_name, _G(_name), _ref, B(0), differentiable=False)
+
+# ----------------------------------------------------------------------------- linear algebra
+
+for _sa, _sb in [
+    ((3, 4), (4, 5)),
+    ((4,), (4,)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 1, 3, 4), (3, 4, 2)),
+    ((3, 0), (0, 2)),
+]:
+    row("matmul", _G("matmul"), np.matmul, F(*_sa), F(*_sb))
+row("matmul", operator.matmul, operator.matmul, F(2, 3), F(3, 2), label="operator")
+
+# ----------------------------------------------------------------------------- shape
+
+row("reshape", lambda x: x.reshape(4, 6), lambda a: a.reshape(4, 6), F(2, 3, 4))
+row("reshape", lambda x: gg.reshape(x, (-1,)), lambda a: a.reshape(-1), F(2, 3, 4), label="infer")
+row("reshape", lambda x: x.reshape(()), lambda a: a.reshape(()), F(1), label="to_0d")
+row("reshape", lambda x: x.reshape(1, 1), lambda a: a.reshape(1, 1), F(), label="from_0d")
+row("reshape", lambda x: x.reshape(0, 5), lambda a: a.reshape(0, 5), F(5, 0), label="empty")
+row("reshape", lambda x: x.view(3, 2), lambda a: a.reshape(3, 2), F(6), label="view")
+
+row("permute", lambda x: x.permute(2, 0, 1), lambda a: a.transpose(2, 0, 1), F(2, 3, 4))
+row("permute", lambda x: gg.permute(x, (1, 0)), lambda a: a.T, F(3, 4))
+row("permute", lambda x: x.permute(1, 0), lambda a: a.T, F(0, 2))
+
+row("expand", lambda x: x.expand(3, 4), lambda a: np.broadcast_to(a, (3, 4)), F(1, 4))
+row("expand", lambda x: x.expand(2, -1, 3), lambda a: np.broadcast_to(a, (2, 4, 3)), F(1, 4, 1),
+    label="keep_dim")
+row("expand", lambda x: x.expand(2, 3, 4), lambda a: np.broadcast_to(a, (2, 3, 4)), F(3, 1),
+    label="new_dims")
+row("expand", lambda x: x.expand(3), lambda a: np.broadcast_to(a, (3,)), F())
+row("expand", lambda x: x.expand_as(gg.zeros(2, 3, dtype=x.dtype, device=x.device)),
+    lambda a: np.broadcast_to(a, (2, 3)), F(3), label="expand_as")
+
+row("cat", lambda x, y: gg.cat([x, y]), lambda a, b: np.concatenate([a, b]), F(2, 3), F(1, 3))
+row("cat", lambda *xs: gg.cat(list(xs), dim=-1), lambda *a: np.concatenate(a, axis=-1), F(2, 3),
+    F(2, 1), F(2, 2), label="last")
+row("cat", lambda x, y: gg.cat((x, y), dim=1), lambda a, b: np.concatenate([a, b], axis=1), F(2, 0),
+    F(2, 3), label="empty_part")
+row("cat", lambda x: gg.cat([x]), lambda a: a.copy(), F(3), label="single")
+
+row("flip", lambda x: gg.flip(x, (0,)), lambda a: np.flip(a, 0), F(3, 4))
+row("flip", lambda x: gg.flip(x, (0, 2)), lambda a: np.flip(a, (0, 2)), F(2, 3, 4))
+row("flip", lambda x: x.flip(-1), lambda a: np.flip(a, -1), F(0, 3), label="method")
+
+_IDX = [
+    ("int", lambda x: x[1], F(3, 4)),
+    ("slice", lambda x: x[:, 1:3], F(3, 4)),
+    ("ellipsis_none", lambda x: x[..., None, 0], F(2, 3, 4)),
+    ("step", lambda x: x[-1, ::2], F(3, 4)),
+    ("empty_slice", lambda x: x[1:1], F(3, 4)),
+    ("list", lambda x: x[[0, 2]], F(3, 4)),
+    ("scalar", lambda x: x[()], F()),
+]
+for _label_, _fn, _arg in _IDX:
+    row("getitem", _fn, _fn, _arg, label=_label_)
+row("getitem", lambda x, i: x[i], lambda a, i: a[i], F(3, 4), I([0, 2, 0]), label="dup_index")
+row("getitem", lambda x, i, j: x[i, j], lambda a, i, j: a[i, j], F(3, 4), I([0, 2]), I([1, 3]),
+    label="pairs")
+row("getitem", lambda x, i: x[:, i], lambda a, i: a[:, i], F(3, 4), I([[0, 1], [3, 3]]),
+    label="slice_index")
+row("getitem", lambda x, m: x[m], lambda a, m: a[m], F(3, 4),
+    C(np.array([[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0]], dtype=bool)), label="mask")
+
+
+def _iaz(g, shape, index):
+    return _shape_ops().index_add_zeros(g, shape, index)
+
+
+row("index_add_zeros", lambda g: _iaz(g, (4, 3), (slice(1, 3), 0)),
+    lambda g: np_index_add_zeros(g, (4, 3), (slice(1, 3), 0)), F(2), label="basic")
+row("index_add_zeros", lambda g: _iaz(g, (3), 1), lambda g: np_index_add_zeros(g, (3), 1), F(),
+    label="int")
+row("index_add_zeros", lambda g, i: _iaz(g, (4, 3), (i)),
+    lambda g, i: np_index_add_zeros(g, (4, 3), (i)), F(3, 3), I([0, 2, 0]), label="dup_index")
+
+row("gather", lambda x, i: gg.gather(x, 1, i), lambda a, i: np_gather(a, 1, i), F(3, 4),
+    I([[0, 3], [1, 1], [2, 0]]))
+row("gather", lambda x, i: x.gather(0, i), lambda a, i: np_gather(a, 0, i), F(3, 4),
+    I([[2, 0, 1, 2], [0, 0, 0, 1]]), label="dim0")
+row("gather", lambda x, i: gg.gather(x, 1, i), lambda a, i: np_gather(a, 1, i), F(3, 4),
+    I([[0], [3]]), label="smaller_index")
+
+row("scatter_add", lambda x, i, s: gg.scatter_add(x, 0, i, s),
+    lambda a, i, s: np_scatter_add(a, 0, i, s), F(3, 4), I([[0, 1, 2, 0], [2, 2, 0, 0]]), F(2, 4))
+row("scatter_add", lambda x, i, s: x.scatter_add(1, i, s),
+    lambda a, i, s: np_scatter_add(a, 1, i, s), F(2, 5), I([[4, 4], [0, 1]]), F(2, 3),
+    label="dim1_bigger_src")
+
+row("index_put", lambda x, i, v: x.index_put((i), v), lambda a, i, v: np_index_put(a, (i), v),
+    F(5, 3), I([0, 3]), F(2, 3))
+row("index_put", lambda x, i, v: x.index_put((i), v), lambda a, i, v: np_index_put(a, (i), v),
+    F(5, 3), I([4, 1]), F(3), label="broadcast")
+row("index_put", lambda x, i, j, v: x.index_put((i, j), v),
+    lambda a, i, j, v: np_index_put(a, (i, j), v), F(3, 4), I([0, 2, 1]), I([3, 0, 0]), F(),
+    label="pairs_scalar")
+
+row("to_dtype", lambda x: x.to(gg.float32), lambda a: a.astype(np.float32), F(3, 4), fd_eps=1e-2,
+    rtol=1e-3, atol=1e-4)
+row("to_dtype", lambda x: x.to(gg.float64), lambda a: a.astype(np.float64), F(3, 4),
+    label="float64")
+row("to_dtype", lambda x: x.to(gg.int64), lambda a: a.astype(np.int64), F(3, 4), label="int",
+    differentiable=False)
+row("to_dtype", lambda x: x.to(gg.float32), lambda a: a.astype(np.float32), I([[1, -2], [3, 4]]),
+    label="from_int")
+row("to_dtype", lambda x: x.double(), lambda a: a.astype(np.float64), F(0, 2), label="empty")
+
+row("clone", lambda x: x.clone(), lambda a: a.copy(), F(3, 4))
+row("clone", lambda x: gg.clone(x), lambda a: a.copy(), F())
+
+# ----------------------------------------------------------------------------- composites
+
+comp("mean", _G("mean"), np.mean, F(3, 4))
+comp("mean", lambda x: x.mean(dim=1), lambda a: np.mean(a, axis=1), F(3, 4), label="dim")
+comp("mean", lambda x: gg.mean(x, dim=(0, 2), keepdim=True),
+     lambda a: np.mean(a, axis=(0, 2), keepdims=True), F(2, 3, 4), label="dims_keepdim")
+comp("var", _G("var"), lambda a: np.var(a, ddof=1), F(3, 4))
+comp("var", lambda x: x.var(dim=1), lambda a: np.var(a, axis=1, ddof=1), F(3, 4), label="dim")
+comp("var", lambda x: gg.var(x, dim=0, keepdim=True),
+     lambda a: np.var(a, axis=0, ddof=1, keepdims=True), F(3, 4), label="keepdim")
+comp("std", _G("std"), lambda a: np.std(a, ddof=1), F(3, 4))
+comp("std", lambda x: x.std(dim=1), lambda a: np.std(a, axis=1, ddof=1), F(3, 4), label="dim")
+comp("logsumexp", lambda x: gg.logsumexp(x, dim=1), lambda a: np_logsumexp(a, 1), F(3, 4))
+comp("logsumexp", lambda x: x.logsumexp(dim=0, keepdim=True),
+     lambda a: np_logsumexp(a, 0, keepdims=True), F(3, 4), label="keepdim")
+comp("logsumexp", lambda x: gg.logsumexp(x, dim=(0, 1)), lambda a: np_logsumexp(a, (0, 1)), F(2, 3),
+     label="dims")
+comp("logsumexp", lambda x: gg.logsumexp(x, dim=1), lambda a: np_logsumexp(a, 1),
+     C([[1000.0, 1001.0], [-1000.0, -1002.0]]), label="large")
+comp("softmax", lambda x: gg.softmax(x, dim=-1), lambda a: np_softmax(a, -1), F(3, 4))
+comp("softmax", lambda x: x.softmax(0), lambda a: np_softmax(a, 0), F(3, 4), label="dim0")
+comp("softmax", lambda x: gg.nn.functional.softmax(x, dim=1), lambda a: np_softmax(a, 1),
+     C([[1000.0, 1001.0], [-1000.0, -1002.0]]), label="large")
+comp("log_softmax", lambda x: gg.log_softmax(x, dim=-1), lambda a: np_log_softmax(a, -1), F(3, 4))
+comp("log_softmax", lambda x: gg.nn.functional.log_softmax(x, dim=1),
+     lambda a: np_log_softmax(a, 1), C([[1000.0, 1001.0], [-1000.0, -1002.0]]), label="large")
+comp("mm", _G("mm"), np.matmul, F(3, 4), F(4, 2))
+comp("mv", _G("mv"), np.matmul, F(3, 4), F(4))
+comp("dot", _G("dot"), np.dot, F(4), F(4))
+comp("outer", _G("outer"), np.outer, F(3), F(4))
+comp("transpose", lambda x: gg.transpose(x, 0, 1), lambda a: a.T, F(3, 4))
+comp("transpose", lambda x: x.transpose(0, 2), lambda a: a.transpose(2, 1, 0), F(2, 3, 4),
+     label="method")
+comp("transpose", lambda x: x.t(), lambda a: a.T, F(3, 4), label="t")
+comp("transpose", lambda x: x.T, lambda a: a.T, F(3, 4), label="T")
+comp("flatten", _G("flatten"), lambda a: a.reshape(-1), F(2, 3, 4))
+comp("flatten", lambda x: x.flatten(1), lambda a: a.reshape(2, 12), F(2, 3, 4), label="start")
+comp("flatten", lambda x: gg.flatten(x, 0, 1), lambda a: a.reshape(6, 4), F(2, 3, 4), label="range")
+comp("flatten", _G("flatten"), lambda a: a.reshape(1), F())
+comp("squeeze", _G("squeeze"), np.squeeze, F(3, 1, 4, 1))
+comp("squeeze", lambda x: x.squeeze(1), lambda a: np.squeeze(a, 1), F(3, 1, 4), label="dim")
+comp("squeeze", lambda x: x.squeeze(0), lambda a: a.copy(), F(3, 4), label="noop")
+comp("unsqueeze", lambda x: gg.unsqueeze(x, 0), lambda a: a[None], F(3, 4))
+comp("unsqueeze", lambda x: x.unsqueeze(-1), lambda a: a[..., None], F(3, 4), label="last")
+comp("unsqueeze", lambda x: x.unsqueeze(0), lambda a: a[None], F())
+comp("stack", lambda x, y: gg.stack([x, y]), lambda a, b: np.stack([a, b]), F(3, 4), F(3, 4))
+comp("stack", lambda x, y: gg.stack((x, y), dim=1), lambda a, b: np.stack([a, b], axis=1), F(3, 4),
+     F(3, 4), label="dim1")
+comp("stack", lambda x, y: gg.stack([x, y], dim=-1), lambda a, b: np.stack([a, b], axis=-1), F(),
+     F(), label="scalars")
+comp("split", lambda x: gg.split(x, 2, dim=0), lambda a: np_split(a, 2, 0), F(5, 3))
+comp("split", lambda x: x.split([1, 2], dim=1), lambda a: np_split(a, [1, 2], 1), F(2, 3),
+     label="sections")
+comp("chunk", lambda x: gg.chunk(x, 2, dim=1), lambda a: np_chunk(a, 2, 1), F(3, 4))
+comp("chunk", lambda x: x.chunk(3), lambda a: np_chunk(a, 3, 0), F(5, 2), label="uneven")
+comp("repeat", lambda x: x.repeat(2, 2), lambda a: np.tile(a, (2, 2)), F(2, 3))
+comp("repeat", lambda x: x.repeat(2, 1, 3), lambda a: np.tile(a, (2, 1, 3)), F(2, 3),
+     label="new_dims")
+comp("max", lambda x: gg.max(x, dim=1), lambda a: np_max_dim(a, 1), F(3, 4), label="dim")
+comp("max", lambda x: x.max(dim=0, keepdim=True), lambda a: np_max_dim(a, 0, True), F(3, 4),
+     label="keepdim")
+comp("max", _G("max"), np.max, F(3, 4), label="all")
+comp("min", lambda x: gg.min(x, dim=1), lambda a: np_min_dim(a, 1), F(3, 4), label="dim")
+comp("min", lambda x: x.min(dim=0, keepdim=True), lambda a: np_min_dim(a, 0, True), F(3, 4),
+     label="keepdim")
+comp("min", _G("min"), np.min, F(3, 4), label="all")
+comp("broadcast_to", lambda x: gg.broadcast_to(x, (2, 3, 4)),
+     lambda a: np.broadcast_to(a, (2, 3, 4)), F(3, 1))
+comp("clip", lambda x: gg.clip(x, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), F(3, 4))
+comp("rpow", lambda x: 2.0**x, lambda a: 2.0**a, F(3, 4))
+
+
+def _setitem(x, v):
+    y = x * 1.0
+    y[1:, 0] = v
+    return y
+
+
+def _np_setitem(a, v):
+    y = a.copy()
+    y[1:, 0] = v
+    return y
+
+
+comp("setitem", _setitem, _np_setitem, F(3, 4), F(2))
+
+
+def _check_unique_ids():
+    dup = [k for k, n in Counter(c.id for c in CASES).items() if n > 1]
+    assert not dup, f"duplicate op table ids: {dup}"
+
+
+_check_unique_ids()
