@@ -14,4 +14,4 @@ source "$tmp/venv/bin/activate"
 
 python -m pip install --progress-bar off -e ".[test,${GPUGRAD_CUDA_EXTRA:-cuda12}]"
 python -c "import gpugrad; assert gpugrad.cuda.is_available(), 'CuPy sees no GPU'"
-python -m pytest -m "" -q "$@"
+python -m pytest -m "" "$@"  # -q is in addopts; a second -q would hide the counts

@@ -27,7 +27,9 @@ class _Formatter:
                     self.sci = hi / lo > 1000.0 or hi > 1.0e8
                 else:
                     self.sci = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
-        self.width = max((len(self.fmt(v)) for v in values), default=1)
+        # As in PyTorch, only finite values set the column width (nan and inf may stick out).
+        shown = [v for v in values if math.isfinite(v)] if kind == "f" else values
+        self.width = max((len(self.fmt(v)) for v in shown), default=1)
 
     def fmt(self, v):
         if self.kind == "b":

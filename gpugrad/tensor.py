@@ -9,7 +9,8 @@ from __future__ import annotations
 import weakref
 
 from . import backend as B
-from .autograd.grad_mode import state
+from .autograd import graph as _graph
+from .autograd.grad_mode import fw_levels, state
 
 _new = object.__new__
 
@@ -225,6 +226,9 @@ class Tensor:
         t._vc = self._vc
         t.grad_fn = self.grad_fn
         t._rg = self._rg
+        fw = getattr(self, "_fw", None)
+        if fw is not None:
+            t._fw = fw
         return t
 
     # -------------------------------------------------------------- storage and metadata
@@ -466,13 +470,24 @@ class Tensor:
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+_graph._wrap = _wrap
+
+
 def is_tensor(obj) -> bool:
     """True if `obj` is a gpugrad Tensor."""
     return isinstance(obj, Tensor)
 
 
-def check_inplace(name, t, other_requires_grad=False):
-    """Refuse in-place changes that would corrupt the graph; say whether to record a node."""
+def check_inplace(name, t, other=None):
+    """Refuse in-place changes that would corrupt the graph; say whether to record the op.
+
+    Recording (an out-of-place op on an alias, then a write into the storage) is needed when a
+    graph is being built or a forward-mode tangent must follow the change.
+    """
+    o_rg = isinstance(other, Tensor) and other._rg
+    if fw_levels[0] and (getattr(t, "_fw", None) is not None
+                         or getattr(other, "_fw", None) is not None):
+        return True
     if not state.grad_enabled:
         return False
     if t.grad_fn is None and t._rg:
@@ -486,4 +501,4 @@ def check_inplace(name, t, other_requires_grad=False):
             f"{name}: in-place change of a view (of a tensor of shape {tuple(base.shape)} that "
             "requires grad) is not supported; the change would not reach the base's graph. "
             "Clone the view first, or build the new tensor out of place (e.g. with gpugrad.where)")
-    return t._rg or other_requires_grad
+    return t._rg or o_rg

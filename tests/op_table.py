@@ -22,7 +22,8 @@ import numpy as np
 
 import gpugrad as gg
 
-# fmt: off  (one row per line reads as a table)
+# One row per line reads as a table: keep the formatter out.
+# fmt: off
 
 # ----------------------------------------------------------------------------- input specs
 
@@ -248,7 +249,7 @@ for _name, _ref, _dom, _diff in UNARY:
     for _shape in UNARY_SHAPES:
         row(_name, _G(_name), _ref, dataclasses.replace(_dom, shape=_shape), differentiable=_diff)
     # the Tensor method spelling as well
-    row(_name, lambda x, _n=_name: getattr(x, _n)(), _ref, dataclasses.replace(_dom, shape=(5)),
+    row(_name, lambda x, _n=_name: getattr(x, _n)(), _ref, dataclasses.replace(_dom, shape=(5,)),
         label="method", differentiable=_diff)
 
 row("neg", operator.neg, operator.neg, F(2, 3), label="operator")
@@ -283,7 +284,7 @@ for _name, _ref, _da, _db in BINARY:
             dataclasses.replace(_db, shape=_sb))
 for _name, _ref, _da, _db in BINARY[:5]:  # the operator spelling: x + y, x ** y, ...
     row(_name, _ref, _ref, dataclasses.replace(_da, shape=(2, 3)),
-        dataclasses.replace(_db, shape=(3)), label="operator")
+        dataclasses.replace(_db, shape=(3,)), label="operator")
 
 # a Python scalar on either side
 row("add", lambda x: x + 1.5, lambda a: a + 1.5, F(2, 3), label="scalar")
@@ -350,6 +351,12 @@ for _name, _ref in [
 row("logical_not", _G("logical_not"), np.logical_not, B(3, 4), differentiable=False)
 row("logical_not", _G("logical_not"), np.logical_not, B(), differentiable=False)
 row("logical_not", _G("logical_not"), np.logical_not, Z(2, 3), label="float", differentiable=False)
+
+for _name, _op, _ref in [("bitwise_and", operator.and_, np.bitwise_and),
+                         ("bitwise_or", operator.or_, np.bitwise_or),
+                         ("bitwise_xor", operator.xor, np.bitwise_xor)]:
+    row(_name, _G(_name), _ref, B(3, 4), B(4), differentiable=False)
+    row(_name, _op, _op, I([[1, 6, 12]]), I([3, 5, 10]), label="int", differentiable=False)
 
 _SPECIAL = [1.0, math.nan, math.inf, -math.inf, 0.0, -2.5]
 for _name, _ref in [("isnan", np.isnan), ("isinf", np.isinf), ("isfinite", np.isfinite)]:
@@ -482,10 +489,10 @@ def _iaz(g, shape, index):
 
 row("index_add_zeros", lambda g: _iaz(g, (4, 3), (slice(1, 3), 0)),
     lambda g: np_index_add_zeros(g, (4, 3), (slice(1, 3), 0)), F(2), label="basic")
-row("index_add_zeros", lambda g: _iaz(g, (3), 1), lambda g: np_index_add_zeros(g, (3), 1), F(),
+row("index_add_zeros", lambda g: _iaz(g, (3,), 1), lambda g: np_index_add_zeros(g, (3,), 1), F(),
     label="int")
-row("index_add_zeros", lambda g, i: _iaz(g, (4, 3), (i)),
-    lambda g, i: np_index_add_zeros(g, (4, 3), (i)), F(3, 3), I([0, 2, 0]), label="dup_index")
+row("index_add_zeros", lambda g, i: _iaz(g, (4, 3), _shape_ops().norm_index("getitem", g, (i,))),
+    lambda g, i: np_index_add_zeros(g, (4, 3), (i,)), F(3, 3), I([0, 2, 0]), label="dup_index")
 
 row("gather", lambda x, i: gg.gather(x, 1, i), lambda a, i: np_gather(a, 1, i), F(3, 4),
     I([[0, 3], [1, 1], [2, 0]]))
@@ -500,9 +507,9 @@ row("scatter_add", lambda x, i, s: x.scatter_add(1, i, s),
     lambda a, i, s: np_scatter_add(a, 1, i, s), F(2, 5), I([[4, 4], [0, 1]]), F(2, 3),
     label="dim1_bigger_src")
 
-row("index_put", lambda x, i, v: x.index_put((i), v), lambda a, i, v: np_index_put(a, (i), v),
+row("index_put", lambda x, i, v: x.index_put((i,), v), lambda a, i, v: np_index_put(a, (i,), v),
     F(5, 3), I([0, 3]), F(2, 3))
-row("index_put", lambda x, i, v: x.index_put((i), v), lambda a, i, v: np_index_put(a, (i), v),
+row("index_put", lambda x, i, v: x.index_put((i,), v), lambda a, i, v: np_index_put(a, (i,), v),
     F(5, 3), I([4, 1]), F(3), label="broadcast")
 row("index_put", lambda x, i, j, v: x.index_put((i, j), v),
     lambda a, i, j, v: np_index_put(a, (i, j), v), F(3, 4), I([0, 2, 1]), I([3, 0, 0]), F(),
@@ -520,6 +527,15 @@ row("to_dtype", lambda x: x.double(), lambda a: a.astype(np.float64), F(0, 2), l
 
 row("clone", lambda x: x.clone(), lambda a: a.copy(), F(3, 4))
 row("clone", lambda x: gg.clone(x), lambda a: a.copy(), F())
+
+
+def _to_device(x, dev):
+    return _shape_ops().to_device(x, gg.device(dev))
+
+
+# a round trip through the CPU: a real transfer on cuda, the identity on cpu
+row("to_device", lambda x: _to_device(_to_device(x, "cpu"), x.device), lambda a: a.copy(), F(3, 4))
+row("to_device", lambda x: _to_device(x, x.device), lambda a: a.copy(), F(), label="same")
 
 # ----------------------------------------------------------------------------- composites
 

@@ -43,7 +43,7 @@ def draw(case: OpCase, dtype, salt: int = 0) -> list:
 
 
 def to_tensors(arrays, device, grad_args=()):
-    return [gg.tensor(a, device=device, requires_grad=i in grad_args) for i, a in enumerate(arrays)]
+    return [gg.tensor(np.asarray(a), device=device, requires_grad=i in grad_args) for i, a in enumerate(arrays)]
 
 
 def call(case, tensors) -> list:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import weakref
 from collections import namedtuple
 
+from .grad_mode import fw_levels
+
 UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 _duals: list = []  # weak references to the tensors given a tangent, per open level
@@ -26,18 +28,14 @@ class dual_level:
     """Context manager for a forward-AD level; tangents are dropped when it exits."""
 
     def __enter__(self):
-        from ..ops import registry
-
-        if registry._fw[0]:
+        if fw_levels[0]:
             raise RuntimeError("dual_level: nested forward AD levels are not supported")
-        registry._fw[0] += 1
+        fw_levels[0] += 1
         _duals.append(weakref.WeakSet())
         return 0
 
     def __exit__(self, *exc):
-        from ..ops import registry
-
-        registry._fw[0] -= 1
+        fw_levels[0] -= 1
         for t in _duals.pop():
             try:
                 del t._fw
@@ -58,10 +56,9 @@ def exit_dual_level(level=None):
 
 def make_dual(tensor, tangent, *, level=None):
     """A tensor with `tensor`'s values (and graph) that carries `tangent` through every op."""
-    from ..ops import registry
     from ..tensor import Tensor
 
-    if not registry._fw[0]:
+    if not fw_levels[0]:
         raise RuntimeError("make_dual: must be called inside `with dual_level():`")
     if not isinstance(tensor, Tensor) or not isinstance(tangent, Tensor):
         raise TypeError("make_dual: expected two tensors (primal, tangent)")

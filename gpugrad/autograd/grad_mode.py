@@ -12,6 +12,9 @@ class _State(threading.local):
 
 state = _State()
 
+# Open forward-AD levels (process-wide, as in PyTorch); tangents are looked at only when > 0.
+fw_levels = [0]
+
 
 def is_grad_enabled() -> bool:
     """True when ops record a graph for tensors that require grad."""
@@ -93,3 +96,8 @@ class set_grad_enabled(_GradMode):
 
     def __enter__(self):
         pass  # already switched in __init__, as torch does
+
+    def __call__(self, fn):
+        # Used as a decorator: construction switched the mode, so switch it back now.
+        state.grad_enabled = self.prev.pop()
+        return super().__call__(fn)

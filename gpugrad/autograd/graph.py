@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .grad_mode import state
 
+_wrap = None  # gpugrad.tensor._wrap, set by gpugrad.tensor once it is defined
+
 _FREED_MSG = (
     "{name}: trying to backward through the graph a second time (or to use its saved tensors "
     "after they were freed). Saved intermediate values are freed when you call .backward() or "
@@ -37,8 +39,6 @@ class Node:
 
     def out(self):
         """The op's output, rebuilt from the saved array (connected to this node under create_graph)."""
-        from ..tensor import _wrap
-
         if self.out_data is None:
             raise RuntimeError(_FREED_MSG.format(name=self.name()))
         t = _wrap(self.out_data)
@@ -59,16 +59,15 @@ class Node:
         if self.freed:
             raise RuntimeError(_FREED_MSG.format(name=self.name()))
         vers = self.vers
-        if vers is None:
-            return
-        for i, (t, v) in enumerate(zip(self.saved, vers)):
-            if v is not None and t._vc[0] != v:
-                raise RuntimeError(
-                    f"{self.name()}: input {i} (a tensor of shape {tuple(t._data.shape)} and dtype "
-                    f"{t.dtype}) that it saved for backward has been modified by an in-place "
-                    f"operation: it is now at version {t._vc[0]}; expected version {v}. "
-                    "Use an out-of-place op (x = x + 1 instead of x += 1), or .clone() the tensor "
-                    "before changing it.")
+        if vers is not None:
+            for i, (t, v) in enumerate(zip(self.saved, vers)):
+                if v is not None and t._vc[0] != v:
+                    raise RuntimeError(
+                        f"{self.name()}: input {i} (a tensor of shape {tuple(t._data.shape)} and "
+                        f"dtype {t.dtype}) that it saved for backward has been modified by an "
+                        f"in-place operation: it is now at version {t._vc[0]}; expected version "
+                        f"{v}. Use an out-of-place op (x = x + 1 instead of x += 1), or .clone() "
+                        "the tensor before changing it.")
         if self.out_data is not None and self.out_vc[0] != 0:
             raise RuntimeError(
                 f"{self.name()}: its output, saved for backward, has been modified by an in-place "
@@ -126,8 +125,6 @@ def _own(g, handed):
     """Return a gradient safe to store in ``.grad``: a copy if it may alias another array."""
     d = g._data
     if id(g) in handed or d.base is not None:
-        from ..tensor import _wrap
-
         g = _wrap(d.copy())
     handed.add(id(g))
     return g
@@ -208,9 +205,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                         _store_grad(t, g, create_graph, handed)
                 if capture is not None and n in capture:
                     capture[n] = g
-                n.check_saved()
+                if n.freed or n.vers is not None or n.out_data is not None:
+                    n.check_saved()
                 grads = n.op.vjp(n, g)
-            if not retain_graph:
+            if not retain_graph and (n.saved is not None or n.out_data is not None):
                 n.release()
             nxt = n.next
             for i in range(len(nxt)):

@@ -231,6 +231,12 @@ def _commit(name, self, r):
     if r.grad_fn is not None:
         self.grad_fn = r.grad_fn
         self._rg = True
+    fw = getattr(r, "_fw", None)
+    if fw is not None:
+        self._fw = fw
+        from .. import autograd
+
+        autograd.forward_ad._track(self)
     return self
 
 
@@ -241,7 +247,7 @@ def _inplace_arith(name):
     def method(self, other, *, alpha=1):
         if alpha != 1:
             other = other * alpha
-        if check_inplace(name, self, isinstance(other, Tensor) and other._rg):
+        if check_inplace(name, self, other):
             return _commit(name, self, public(self._alias(), other))
         sd = self._data
         od = _operand(name, self, other)
@@ -288,7 +294,7 @@ def _fill_(self, value):
         if value._data.size != 1:
             raise RuntimeError(f"fill_: only supports a 0-dimensional value tensor, but got one "
                                f"with shape {tuple(value._data.shape)}")
-        if value._rg or check_inplace("fill_", self):
+        if check_inplace("fill_", self, value):
             return _setitem(self, Ellipsis, value.reshape(()), "fill_")
         value = value.item()
     if check_inplace("fill_", self):
@@ -314,14 +320,12 @@ def _copy_(self, src, non_blocking=False):
 
 def _clamp_(self, min=None, max=None):
     """``clamp`` in place; returns self."""
-    rec = check_inplace("clamp_", self, builtins.any(isinstance(b, Tensor) and b._rg
-                                                for b in (min, max)))
+    rec = check_inplace("clamp_", self, min if isinstance(min, Tensor) else max)
     return _commit("clamp_", self, E.clamp(self._alias() if rec else self.detach(), min, max))
 
 
 def _setitem(self, index, value, name="setitem"):
-    v_rg = isinstance(value, Tensor) and value._rg
-    if check_inplace(name, self, v_rg):
+    if check_inplace(name, self, value):
         return _commit(name, self, S.index_put(self._alias(), index, value))
     idx = S.norm_index(name, self, index)
     vd = _operand(name, self, value)

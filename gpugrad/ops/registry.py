@@ -9,6 +9,7 @@ jvp rule when a dual level is active.
 from __future__ import annotations
 
 from .. import backend as B
+from ..autograd.grad_mode import fw_levels as _fw
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node
 from ..tensor import Tensor, _wrap
@@ -16,7 +17,6 @@ from ..tensor import Tensor, _wrap
 OPS: dict = {}
 
 _XP = B._XP
-_fw = [0]  # number of active forward-AD levels; tangents are looked at only when > 0
 
 
 class Op:
@@ -102,30 +102,37 @@ def device_error(name, a, b):
 # ----------------------------------------------------------------------------- apply
 
 
+_new = object.__new__
+
+
 def _record(op, out, args, params, shapes=None):
     """Attach a Node to `out` for an op applied to `args` (some of which require grad).
 
     `shapes` (the inputs' shapes) is kept only where the inputs broadcast against each other.
+    Only the inputs that the needed gradients use are saved, with their versions.
     """
-    n = Node()
+    n = _new(Node)
     n.op = op
     n.params = params
     n.shapes = shapes
     n.hooks = None
     n.retained = None
     n.freed = False
-    nxt = []
-    needs = []
-    for a in args:
-        if isinstance(a, Tensor) and a._rg:
-            nxt.append(a.grad_fn if a.grad_fn is not None else a)
-            needs.append(True)
-        else:
-            nxt.append(None)
-            needs.append(False)
-    n.next = tuple(nxt)
-    needs = n.needs = tuple(needs)
-    mask = op.mask(needs)
+    if len(args) == 1:
+        a = args[0]
+        n.next = (a.grad_fn or a,)
+        n.needs = needs = (True,)
+    elif len(args) == 2:
+        a, b = args
+        ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+        eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
+        n.next = (ea, eb)
+        n.needs = needs = (ea is not None, eb is not None)
+    else:
+        n.next = tuple((a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+                       for a in args)
+        n.needs = needs = tuple(e is not None for e in n.next)
+    mask = op.masks.get(needs) or op.mask(needs)
     if True in mask:
         n.saved = tuple(a if m else None for a, m in zip(args, mask))
         n.vers = tuple(a._vc[0] if (m and isinstance(a, Tensor)) else None
@@ -138,7 +145,6 @@ def _record(op, out, args, params, shapes=None):
         n.out_vc = out._vc
     else:
         n.out_data = None
-        n.out_vc = None
     out.grad_fn = n
     out._rg = True
 
@@ -150,7 +156,13 @@ def _push_tangent(op, out, args, params):
             if op.differentiable:
                 raise RuntimeError(f"{op.name}: no forward-mode (jvp) rule")
             return
-        out._fw = op.jvp(ts, out, args, params)
+        # The rule reads primal values: tangents of its inputs must not propagate again.
+        level = _fw[0]
+        _fw[0] = 0
+        try:
+            out._fw = op.jvp(ts, out, args, params)
+        finally:
+            _fw[0] = level
 
 
 def apply(op, args, params=()):
@@ -236,22 +248,29 @@ def _scalar(name, s):
 
 def apply2(op, a, b, params=()):
     """`apply` for a binary op whose operands may be Python scalars, with dtype promotion."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        ad, bd = a._data, b._data
-        if type(ad) is not type(bd) or (type(ad) is not B.ndarray and not B.same_device(ad, bd)):
-            raise device_error(op.name, a, b)
-        if ad.dtype != bd.dtype:
-            a, b = promote(op.name, a, b)
-            ad, bd = a._data, b._data
+    if isinstance(a, Tensor):
+        ad = a._data
+        if isinstance(b, Tensor):
+            bd = b._data
+            if type(ad) is not type(bd) or (type(ad) is not B.ndarray
+                                            and not B.same_device(ad, bd)):
+                raise device_error(op.name, a, b)
+            if ad.dtype != bd.dtype:
+                a, b = promote(op.name, a, b)
+                ad, bd = a._data, b._data
+            rg = a._rg or b._rg
+        else:
+            if type(b) is not float or ad.dtype.kind != "f":
+                a, b = promote(op.name, a, b)
+                ad = a._data
+            bd = b
+            rg = a._rg
         xp = _XP[type(ad)]
     else:
         a, b = promote(op.name, a, b)
-        if isinstance(a, Tensor):
-            ad, bd = a._data, b
-            xp = _XP[type(ad)]
-        else:
-            ad, bd = a, b._data
-            xp = _XP[type(bd)]
+        ad, bd = a, b._data
+        xp = _XP[type(bd)]
+        rg = b._rg
     try:
         out = op.fwd(xp, ad, bd, *params)
     except Exception as exc:
@@ -259,10 +278,9 @@ def apply2(op, a, b, params=()):
     if type(out) not in _XP:
         out = xp.asarray(out)
     t = _wrap(out)
-    if op.vjp is not None and state.grad_enabled and (
-            (isinstance(a, Tensor) and a._rg) or (isinstance(b, Tensor) and b._rg)):
-        sa = ad.shape if isinstance(a, Tensor) else None
-        sb = bd.shape if isinstance(b, Tensor) else None
+    if rg and op.vjp is not None and state.grad_enabled:
+        sa = getattr(ad, "shape", None)
+        sb = getattr(bd, "shape", None)
         _record(op, t, (a, b), params,
                 None if (sa is None or sb is None or sa == sb) else (sa, sb))
     if _fw[0]:

@@ -51,7 +51,8 @@ def _size_args(name, size):
 def _share_storage(out, x):
     """Make a view share its base's version counter (and remember the base)."""
     out._vc = x._vc
-    out._base = getattr(x, "_base", None) or x
+    base = getattr(x, "_base", None)
+    out._base = x if base is None else base
     return out
 
 
@@ -508,7 +509,8 @@ INDEX_ADD_ZEROS = defop("index_add_zeros", _iaz_fwd, _iaz_vjp, _iaz_jvp)
 
 
 def index_add_zeros(g, shape, idx):
-    return apply1(INDEX_ADD_ZEROS, g, (tuple(shape), idx))
+    """Zeros of `shape` with `g` added at `idx` (repeated indices add up): getitem's transpose."""
+    return apply1(INDEX_ADD_ZEROS, g, (tuple(shape), norm_index("index_add_zeros", g, idx)))
 
 
 def _index_put_fwd(xp, x, v, idx, accumulate):
@@ -617,7 +619,13 @@ def _scatter_add_fwd(xp, x, src, dim, index):
 
 def _scatter_add_vjp(n, g):
     dim, index = n.params
-    gs = gather(g, dim, index) if n.needs[1] else None
+    gs = None
+    if n.needs[1]:
+        # Only src's leading block (index's shape) is scattered; the rest gets no gradient.
+        gs = gather(g, dim, index)
+        src_shape = n.shapes[1]
+        if gs._data.shape != src_shape:
+            gs = index_add_zeros(gs, src_shape, tuple(slice(0, s) for s in gs._data.shape))
     return (g if n.needs[0] else None), gs
 
 
