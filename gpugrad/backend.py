@@ -352,7 +352,8 @@ def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"
 def _infer(a, data):
     """PyTorch's dtype inference: Python floats -> default dtype, ints -> int64, bools -> bool."""
     k = a.dtype.kind
-    if type(data) is np.ndarray or (_cupy is not None and isinstance(data, _cupy.ndarray)):
+    if isinstance(data, (np.ndarray, np.generic)) or (
+            _cupy is not None and isinstance(data, _cupy.ndarray)):
         if a.dtype in _BY_NP:
             return a
         return a.astype(np.float64 if k == "f" else np.int64)

@@ -60,3 +60,9 @@ def _seeded_and_restored():
     if dtype is not None:
         gpugrad.set_default_dtype(dtype)
     gpugrad.set_grad_enabled(True)
+
+
+def pytest_report_header(config):
+    if cuda_available():
+        return f"gpugrad: CUDA tests run on {gpugrad.cuda.device_count()} GPU(s)"
+    return f"gpugrad: CUDA tests are skipped ({CUDA_SKIP_REASON})"

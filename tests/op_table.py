@@ -152,7 +152,7 @@ def _shape_ops():
 
 
 def np_sigmoid(a):
-    return 1 / (1 + np.exp(-a))
+    return np.exp(-np.logaddexp(0, -a))  # 1 / (1 + exp(-a)) without overflow
 
 
 def np_logsumexp(a, axis, keepdims=False):

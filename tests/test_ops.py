@@ -43,7 +43,10 @@ def draw(case: OpCase, dtype, salt: int = 0) -> list:
 
 
 def to_tensors(arrays, device, grad_args=()):
-    return [gg.tensor(np.asarray(a), device=device, requires_grad=i in grad_args) for i, a in enumerate(arrays)]
+    return [
+        gg.tensor(np.asarray(a), device=device, requires_grad=i in grad_args)
+        for i, a in enumerate(arrays)
+    ]
 
 
 def call(case, tensors) -> list:
@@ -247,6 +250,44 @@ def test_vjp_and_jvp_agree(case, device):
     by_reverse = vdot(grads, vs)
     by_forward = vdot(us, jvp(case, device, arrays, idx, vs))
     np.testing.assert_allclose(by_forward, by_reverse, rtol=max(1e-9, case.rtol / 10), atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- errors name the op
+
+ERRORS = [
+    # (op named in the message, call, exception type(s) as in PyTorch)
+    ("add", lambda: gg.ones(2, 3) + gg.ones(4), RuntimeError),
+    ("mul", lambda: gg.mul(gg.ones(2), gg.ones(3)), RuntimeError),
+    ("matmul", lambda: gg.ones(2, 3) @ gg.ones(4, 2), RuntimeError),
+    ("mm", lambda: gg.mm(gg.ones(3), gg.ones(3, 2)), RuntimeError),
+    ("reshape", lambda: gg.ones(2, 3).reshape(4, 2), RuntimeError),
+    ("cat", lambda: gg.cat([gg.ones(2, 3), gg.ones(2, 4)]), RuntimeError),
+    ("stack", lambda: gg.stack([gg.ones(2), gg.ones(3)]), RuntimeError),
+    ("expand", lambda: gg.ones(2, 3).expand(3, 3), RuntimeError),
+    ("permute", lambda: gg.ones(2, 3).permute(0, 0), RuntimeError),
+    ("split", lambda: gg.ones(3).split([1, 1]), RuntimeError),
+    ("sum", lambda: gg.ones(2, 3).sum(dim=2), IndexError),
+    ("softmax", lambda: gg.softmax(gg.ones(2), dim=4), IndexError),
+    ("flip", lambda: gg.flip(gg.ones(2), (3,)), IndexError),
+    ("getitem", lambda: gg.ones(2, 3)[5], IndexError),
+    ("gather", lambda: gg.gather(gg.ones(2, 3), 1, gg.tensor([[5]])), (RuntimeError, IndexError)),
+    (
+        "index_put",
+        lambda: gg.ones(3).index_put((gg.tensor([7]),), gg.tensor(1.0)),
+        (RuntimeError, IndexError),
+    ),
+    ("where", lambda: gg.where(gg.ones(2), gg.ones(2), gg.ones(2)), (RuntimeError, TypeError)),
+    ("log", lambda: gg.log("a"), TypeError),
+    ("matmul", lambda: gg.matmul(gg.ones(2), 3.0), TypeError),
+]
+
+
+@pytest.mark.parametrize(
+    "name, call, exc", ERRORS, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(ERRORS)]
+)
+def test_errors_name_the_op(name, call, exc):
+    with pytest.raises(exc, match=rf"\b{name}\b"):
+        call()
 
 
 # ----------------------------------------------------------------------------- table and layering

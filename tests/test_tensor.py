@@ -89,6 +89,13 @@ def test_tensor_infers_dtypes():
     assert gg.tensor([], dtype=gg.float32).shape == (0,)
 
 
+def test_tensor_keeps_the_dtype_of_numpy_scalars():
+    assert gg.tensor(np.float64(1.5)).dtype == gg.float64
+    assert gg.tensor(np.float32(1.5)).dtype == gg.float32
+    assert gg.tensor(np.int32(2)).dtype == gg.int32
+    assert gg.tensor(np.arange(3.0)[0]).item() == 0.0
+
+
 def test_tensor_copies_but_from_numpy_shares():
     a = np.array([1.0, 2.0])
     t, s = gg.tensor(a), gg.from_numpy(a)

@@ -1,5 +1,35 @@
-"""Neural-network building blocks (``gpugrad.nn.functional`` for now)."""
+"""Neural-network building blocks, as ``torch.nn``: ``Module``, ``Parameter``, layers, losses,
+``nn.functional`` and ``nn.init``.
 
-from . import functional
+Example::
 
-__all__ = ["functional"]
+    from gpugrad import nn
+
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    loss = nn.CrossEntropyLoss()(model(x), labels)
+    loss.backward()
+"""
+
+from . import functional, init
+from .module import Module
+from .modules import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    Identity,
+    L1Loss,
+    Linear,
+    ModuleList,
+    MSELoss,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softplus,
+    Tanh,
+)
+from .parameter import Parameter
+
+__all__ = ["functional", "init", "Module", "Parameter", "Linear", "Identity", "Flatten",
+           "Dropout", "ReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "ModuleList",
+           "MSELoss", "L1Loss", "CrossEntropyLoss", "BCEWithLogitsLoss"]

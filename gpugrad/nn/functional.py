@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+from .. import backend as B
 from ..ops import composite
 from ..ops import elementwise as E
 
@@ -48,5 +51,86 @@ def linear(input, weight, bias=None):
     return out if bias is None else out + bias
 
 
+def cross_entropy(input, target, reduction="mean"):
+    """Cross-entropy between logits `input` and integer class indices (or class probabilities).
+
+    ``input`` has shape (N, C), (C,) or (N, C, d1, ...); ``target`` holds class indices of
+    shape (N,), () or (N, d1, ...), or probabilities of the input's shape. The loss is
+    ``-log_softmax(input, 1)`` at the target class, finite even for logits of +-1e4.
+
+    Example::
+
+        >>> logits = gpugrad.tensor([[2.0, 0.0], [0.0, 2.0]], requires_grad=True)
+        >>> F.cross_entropy(logits, gpugrad.tensor([0, 1]))
+        tensor(0.1269, grad_fn=<MeanBackward0>)
+    """
+    if input.ndim == 0:
+        raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    logp = composite.log_softmax(input, 1)
+    if target.dtype.is_floating_point:
+        _check_same_shape("cross_entropy", input, target)
+        return _reduce("cross_entropy", -(logp * target).sum(1), reduction)
+    if target.ndim != input.ndim - 1:
+        raise RuntimeError(f"cross_entropy: target of shape {tuple(target.shape)} does not match "
+                           f"input of shape {tuple(input.shape)}; expected class indices of shape "
+                           f"{(input.shape[0],) + tuple(input.shape[2:])}")
+    nll = -logp.gather(1, target.unsqueeze(1)).squeeze(1)
+    return _reduce("cross_entropy", nll, reduction)
+
+
+def nll_loss(input, target, reduction="mean"):
+    """Negative log-likelihood of log-probabilities `input` (N, C) at class indices `target`."""
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    return _reduce("nll_loss", -input.gather(1, target.unsqueeze(1)).squeeze(1), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):
+    """Binary cross-entropy of logits, stable for any logit (no sigmoid is formed).
+
+    The loss is ``max(x, 0) - x y + log1p(exp(-|x|))``, written as ``softplus(x) - x y``
+    (softplus evaluates exactly that sum), whose gradient ``sigmoid(x) - y`` is also exact at 0.
+    With ``pos_weight`` it is ``(1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)``.
+
+    Example::
+
+        >>> x = gpugrad.tensor([1e4, -1e4, 0.0])
+        >>> F.binary_cross_entropy_with_logits(x, gpugrad.tensor([1.0, 0.0, 1.0]), reduction="none")
+        tensor([0.0000, 0.0000, 0.6931])
+    """
+    _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    if pos_weight is None:
+        loss = E.softplus(input, threshold=math.inf) - input * target
+    else:
+        w = 1 + (pos_weight - 1) * target
+        loss = (1 - target) * input + w * E.softplus(-input, threshold=math.inf)
+    return _reduce("binary_cross_entropy_with_logits", loss, reduction)
+
+
+def dropout(input, p=0.5, training=True):
+    """Zero each element with probability `p` and scale the rest by ``1 / (1 - p)`` (training only).
+
+    The mask comes from gpugrad's generator on the input's device (``gpugrad.manual_seed``).
+
+    Example::
+
+        >>> y = F.dropout(gpugrad.ones(4), p=0.5)   # e.g. tensor([2., 0., 2., 2.])
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    from ..factories import rand
+
+    dt = input.dtype if input.dtype in (B.float32, B.float64) else B.float32
+    keep = rand(*input.shape, dtype=dt, device=input.device) >= p
+    return input * keep.to(input.dtype) * (1.0 / (1.0 - p))
+
+
 __all__ = ["relu", "sigmoid", "tanh", "softplus", "softmax", "log_softmax", "mse_loss",
-           "l1_loss", "linear"]
+           "l1_loss", "linear", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
+           "dropout"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 
 from .. import backend as B
 from ..tensor import Tensor, check_inplace
@@ -364,4 +365,32 @@ for _fn in (E.exp, E.log, E.sqrt, E.sin, E.cos, E.tanh, E.sigmoid, E.relu, E.abs
             E.pow, E.floor, E.ceil, E.round, E.reciprocal):
     setattr(Tensor, _fn.__name__ + "_", _unary_inplace(_fn))
 
-__all__ = [n for n in dir() if not n.startswith("_")]
+# ----------------------------------------------------------------------------- checked functions
+# ``gpugrad.log("a")`` should say that `log` wants a tensor. The module-level functions check
+# their first argument; Tensor methods and operators skip the check (self is a tensor).
+
+_FIRST_NOT_TENSOR = {"cat", "concat", "concatenate", "stack", "hstack", "vstack", "pow",
+                     "broadcast_tensors", "where", "add", "sub", "subtract", "mul", "multiply",
+                     "div", "divide", "true_divide", "maximum", "minimum", "eq", "ne", "lt", "le",
+                     "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal"}
+
+
+def _checked(fn):
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def checked(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be a Tensor, not "
+                            f"{type(input).__name__}")
+        return fn(input, *args, **kwargs)
+    return checked
+
+
+_PUBLIC = {*composite.__all__, *elementwise.__all__, *linalg.__all__, *shape.__all__, "all",
+           "amax", "amin", "any", "argmax", "argmin", "logsumexp", "max", "mean", "min", "norm",
+           "prod", "std", "sum", "var"}
+for _name in _PUBLIC - _FIRST_NOT_TENSOR:
+    globals()[_name] = _checked(globals()[_name])
+
+__all__ = sorted(_PUBLIC)

@@ -7,19 +7,19 @@ from .reduction import logsumexp
 from .shape import norm_dim
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
     """log(softmax(x)) along `dim`, computed stably as x - logsumexp(x)."""
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
-    d = norm_dim("log_softmax", dim, input._data.ndim)
+    d = norm_dim(_name, dim, input._data.ndim)
     return input - logsumexp(input, d, keepdim=True)
 
 
 def softmax(input, dim, dtype=None):
     """exp(x) / sum(exp(x)) along `dim`, computed without overflow."""
-    return log_softmax(input, dim, dtype).exp()
+    return log_softmax(input, dim, dtype, _name="softmax").exp()
 
 
 def lerp(input, end, weight):

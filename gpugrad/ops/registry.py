@@ -118,28 +118,38 @@ def _record(op, out, args, params, shapes=None):
     n.hooks = None
     n.retained = None
     n.freed = False
-    if len(args) == 1:
+    nargs = len(args)
+    if nargs == 1:
         a = args[0]
         n.next = (a.grad_fn or a,)
-        n.needs = needs = (True,)
-    elif len(args) == 2:
+        needs = (True,)
+    elif nargs == 2:
         a, b = args
         ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
         eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
         n.next = (ea, eb)
-        n.needs = needs = (ea is not None, eb is not None)
+        needs = (ea is not None, eb is not None)
     else:
         n.next = tuple((a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
                        for a in args)
-        n.needs = needs = tuple(e is not None for e in n.next)
+        needs = tuple(e is not None for e in n.next)
+    n.needs = needs
     mask = op.masks.get(needs) or op.mask(needs)
-    if True in mask:
+    if True not in mask:
+        n.saved = n.vers = None
+    elif nargs == 1:
+        n.saved = args
+        n.vers = (args[0]._vc[0],)
+    elif nargs == 2:
+        a, b = args
+        ma, mb = mask
+        n.saved = (a if ma else None, b if mb else None)
+        n.vers = (a._vc[0] if (ma and isinstance(a, Tensor)) else None,
+                  b._vc[0] if (mb and isinstance(b, Tensor)) else None)
+    else:
         n.saved = tuple(a if m else None for a, m in zip(args, mask))
         n.vers = tuple(a._vc[0] if (m and isinstance(a, Tensor)) else None
                        for a, m in zip(args, mask))
-    else:
-        n.saved = None
-        n.vers = None
     if op.save_out:
         n.out_data = out._data
         n.out_vc = out._vc
