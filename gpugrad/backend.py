@@ -83,7 +83,7 @@ _default = [float32]
 
 
 def set_default_dtype(d):
-    """Set the dtype of new floating-point tensors (float32 or float64), as ``torch.set_default_dtype``."""
+    """Set the dtype of new floating-point tensors (float32 or float64), as torch does."""
     d = to_dtype(d)
     if not d.is_floating_point:
         raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
@@ -103,7 +103,7 @@ _promote_cache: dict = {}
 
 
 def promote_types(a: dtype, b: dtype) -> dtype:
-    """PyTorch's promotion of two tensor dtypes: a float beats any integer or bool, else the wider."""
+    """PyTorch's promotion of two dtypes: a float beats any integer or bool, else the wider."""
     key = (a, b)
     r = _promote_cache.get(key)
     if r is None:
@@ -118,7 +118,7 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def result_type(a, b):
-    """Result NumPy dtype of an op on two arrays under PyTorch's rules (0-d arrays rank below n-d)."""
+    """Result NumPy dtype of two arrays under PyTorch's rules (0-d arrays rank below n-d)."""
     da, db = _BY_NP[a.dtype], _BY_NP[b.dtype]
     if da.is_floating_point == db.is_floating_point and (a.ndim == 0) != (b.ndim == 0):
         # Same category: a dimensioned tensor decides over a 0-d one, as in PyTorch.
@@ -127,7 +127,7 @@ def result_type(a, b):
 
 
 def scalar_result_type(a, s):
-    """Result NumPy dtype of array `a` with Python scalar `s` (scalars never upcast within a category)."""
+    """Result NumPy dtype of array `a` with Python scalar `s` (no upcast within a category)."""
     k = a.dtype.kind
     if isinstance(s, bool):
         return a.dtype
@@ -142,7 +142,7 @@ def scalar_result_type(a, s):
 
 
 class device:
-    """Where a tensor's storage lives: ``device("cpu")``, ``device("cuda")``, ``device("cuda:1")``."""
+    """Where a tensor's storage lives: ``device("cpu")``, ``device("cuda")``, ``"cuda:1"``."""
 
     __slots__ = ("type", "index")
 
@@ -161,7 +161,8 @@ class device:
                 raise ValueError(f"device: invalid device string {type!r}; expected 'cuda:N'")
             index = int(idx)
         if name not in ("cpu", "cuda"):
-            raise ValueError(f"device: unknown device type {type!r}; expected 'cpu', 'cuda' or 'cuda:N'")
+            raise ValueError(f"device: unknown device type {type!r}; "
+                             "expected 'cpu', 'cuda' or 'cuda:N'")
         if name == "cpu" and index not in (None, 0):
             raise ValueError(f"device: cpu has no index {index}")
         self.type = name
@@ -364,7 +365,8 @@ def _infer(a, data):
     if k == "b":
         return a
     if k == "O" or k == "U" or k == "S":
-        raise TypeError(f"tensor: could not infer a numeric dtype from data of type {type(data).__name__}")
+        raise TypeError("tensor: could not infer a numeric dtype from data of type "
+                        f"{type(data).__name__}")
     return a
 
 

@@ -158,7 +158,7 @@ class Tensor:
         return n is not None and n.retained is not None and n.retained() is self
 
     def register_hook(self, hook):
-        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it.
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a result replaces it.
 
         Returns a handle whose ``remove()`` takes the hook away.
 
@@ -269,7 +269,7 @@ class Tensor:
 
     @property
     def device(self):
-        """The device holding the storage: ``device(type='cpu')`` or ``device(type='cuda', index=0)``."""
+        """The device holding the storage, e.g. ``device(type='cuda', index=0)``."""
         return B.device_of(self._data)
 
     @property
@@ -285,8 +285,8 @@ class Tensor:
     def item(self):
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
-            raise RuntimeError(f"item: a tensor with {self._data.size} elements cannot be converted "
-                               "to a Python number; only one-element tensors can")
+            raise RuntimeError(f"item: a tensor with {self._data.size} elements cannot be "
+                               "converted to a Python number; only one-element tensors can")
         return self._data.item()
 
     def tolist(self):

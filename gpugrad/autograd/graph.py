@@ -38,7 +38,7 @@ class Node:
                      for e in self.next)
 
     def out(self):
-        """The op's output, rebuilt from the saved array (connected to this node under create_graph)."""
+        """The op's output, rebuilt from the saved array (on this node with create_graph)."""
         if self.out_data is None:
             raise RuntimeError(_FREED_MSG.format(name=self.name()))
         t = _wrap(self.out_data)
@@ -82,7 +82,7 @@ class Node:
 
 
 class AccumulateGrad:
-    """What ``next_functions`` shows for a leaf: the node that accumulates into ``variable.grad``."""
+    """What ``next_functions`` shows for a leaf: it accumulates into ``variable.grad``."""
 
     __slots__ = ("variable",)
 

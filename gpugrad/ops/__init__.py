@@ -319,7 +319,7 @@ def _copy_(self, src, non_blocking=False):
     return _setitem(self, Ellipsis, src, "copy_")
 
 
-def _clamp_(self, min=None, max=None):
+def _clamp_(self, min=None, max=None):  # noqa: F811 - torch's argument names
     """``clamp`` in place; returns self."""
     rec = check_inplace("clamp_", self, min if isinstance(min, Tensor) else max)
     return _commit("clamp_", self, E.clamp(self._alias() if rec else self.detach(), min, max))

@@ -260,8 +260,8 @@ def _pow_jvp(ts, out, args, params):
     return _expand_as(r, out)
 
 
-POW = defop("pow", lambda xp, a, b: xp.power(a, b), _pow_vjp, _pow_jvp, save="all", node_name="PowBackward1",
-            save_out=True)
+POW = defop("pow", lambda xp, a, b: xp.power(a, b), _pow_vjp, _pow_jvp, save="all",
+            save_out=True, node_name="PowBackward1")
 
 
 def _pow_scalar_d(x, p):
@@ -287,8 +287,8 @@ def _pow_scalar_fwd(xp, x, p):
     return xp.power(x, p)
 
 
-POW_SCALAR = defop("pow_scalar", _pow_scalar_fwd, _pow_scalar_vjp, _pow_scalar_jvp, node_name="PowBackward0",
-                   save=((0,),))
+POW_SCALAR = defop("pow_scalar", _pow_scalar_fwd, _pow_scalar_vjp, _pow_scalar_jvp,
+                   save=((0,),), node_name="PowBackward0")
 
 
 def pow(input, exponent):
@@ -304,7 +304,8 @@ def pow(input, exponent):
         return apply2(POW, input, exponent)
     exponent = B.py_scalar(exponent)
     if not isinstance(exponent, (int, float)):
-        raise TypeError(f"pow: exponent must be a tensor or a number, got {type(exponent).__name__}")
+        raise TypeError("pow: exponent must be a tensor or a number, got "
+                        f"{type(exponent).__name__}")
     if isinstance(exponent, float) and input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
     return apply1(POW_SCALAR, input, (exponent,))

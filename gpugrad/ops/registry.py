@@ -20,7 +20,7 @@ _XP = B._XP
 
 
 class Op:
-    """A primitive: ``fwd(xp, *arrays, *params) -> array``, ``vjp(node, g)``, ``jvp(ts, out, args, params)``.
+    """A primitive: ``fwd(xp, *arrays, *params)``, ``vjp(node, g)``, ``jvp(ts, out, args, params)``.
 
     ``save[i]`` lists the inputs that input i's gradient needs; ``save_out`` says the vjp uses
     the output. Only what the inputs that require grad need is saved.

@@ -214,7 +214,7 @@ EXPAND = defop("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _e
 
 
 def expand(input, *sizes):
-    """Broadcast to a larger shape without copying (-1 keeps a dim). Example: ``x.expand(3, -1)``."""
+    """Broadcast to a larger shape without copying (-1 keeps a dim): ``x.expand(3, -1)``."""
     sizes = _size_args("expand", sizes)
     src = input._data.shape
     if len(sizes) < len(src):
