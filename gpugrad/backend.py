@@ -290,7 +290,13 @@ def same_device(a, b) -> bool:
 
 
 def is_array(a) -> bool:
-    return type(a) in _XP
+    """True for NumPy and CuPy arrays (CuPy is loaded when a CuPy array is seen)."""
+    t = type(a)
+    if t in _XP:
+        return True
+    if t.__module__.partition(".")[0] == "cupy" and _load_cupy() is not None:
+        return t in _XP
+    return False
 
 
 def xp_for(dev: device, op: str = "gpugrad"):

@@ -372,28 +372,15 @@ class Tensor:
 
             x = x.to("cuda", gpugrad.float32)
         """
-        dev = kwargs.pop("device", None)
-        dt = kwargs.pop("dtype", None)
         copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to: unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dt = a.device, a.dtype
-            elif isinstance(a, (str, B.device, int)) and not isinstance(a, bool):
-                dev = a
-            elif a is not None:
-                dt = a
+        dev, dt = parse_to("to", args, kwargs)
         t = self
         if dt is not None:
-            dt = B.to_dtype(dt)
             if dt.np != t._data.dtype:
                 from .ops.elementwise import to_dtype
 
                 t = to_dtype(t, dt)
         if dev is not None:
-            dev = B.as_device(dev)
             if dev != t.device:
                 from .ops.shape import to_device
 
@@ -471,6 +458,24 @@ class Tensor:
 
 
 _graph._wrap = _wrap
+
+
+def parse_to(name, args, kwargs):
+    """``(device, dtype)`` from the arguments of a ``to`` call: a device, a dtype, both, or a
+    tensor whose device and dtype are taken; either may be None."""
+    dev = kwargs.pop("device", None)
+    dt = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{name}: unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dt = a.device, a.dtype
+        elif isinstance(a, (str, B.device, int)) and not isinstance(a, bool):
+            dev = a
+        elif a is not None:
+            dt = a
+    return (None if dev is None else B.as_device(dev)), (None if dt is None else B.to_dtype(dt))
 
 
 def is_tensor(obj) -> bool:

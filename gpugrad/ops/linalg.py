@@ -76,35 +76,34 @@ def matmul(input, other):
     return apply2(MATMUL, input, other, (input._data.shape, other._data.shape))
 
 
+def _need_dims(name, what, *pairs):
+    """Check each (tensor, ndim) pair; the error names the op and the shapes."""
+    if any(t._data.ndim != n for t, n in pairs):
+        shapes = " and ".join(str(tuple(t._data.shape)) for t, _ in pairs)
+        raise RuntimeError(f"{name}: expected {what}, got shapes {shapes}")
+
+
 def mm(input, mat2):
     """Product of two 2-D matrices."""
-    if input._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(input._data.shape)} and "
-                           f"{tuple(mat2._data.shape)}")
+    _need_dims("mm", "2-D tensors", (input, 2), (mat2, 2))
     return matmul(input, mat2)
 
 
 def mv(input, vec):
     """Product of a 2-D matrix and a 1-D vector."""
-    if input._data.ndim != 2 or vec._data.ndim != 1:
-        raise RuntimeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes "
-                           f"{tuple(input._data.shape)} and {tuple(vec._data.shape)}")
+    _need_dims("mv", "a 2-D matrix and a 1-D vector", (input, 2), (vec, 1))
     return matmul(input, vec)
 
 
 def bmm(input, mat2):
     """Batched product of two 3-D tensors."""
-    if input._data.ndim != 3 or mat2._data.ndim != 3:
-        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(input._data.shape)} "
-                           f"and {tuple(mat2._data.shape)}")
+    _need_dims("bmm", "3-D tensors", (input, 3), (mat2, 3))
     return matmul(input, mat2)
 
 
 def dot(input, other):
     """Inner product of two 1-D tensors of the same length."""
-    if input._data.ndim != 1 or other._data.ndim != 1:
-        raise RuntimeError(f"dot: expected 1-D tensors, got shapes {tuple(input._data.shape)} and "
-                           f"{tuple(other._data.shape)}")
+    _need_dims("dot", "1-D tensors", (input, 1), (other, 1))
     if input._data.shape != other._data.shape:
         raise RuntimeError(f"dot: inconsistent tensor sizes {input._data.shape[0]} and "
                            f"{other._data.shape[0]}")
@@ -116,9 +115,7 @@ vdot = inner = dot
 
 def outer(input, vec2):
     """Outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
-    if input._data.ndim != 1 or vec2._data.ndim != 1:
-        raise RuntimeError(f"outer: expected 1-D tensors, got shapes {tuple(input._data.shape)} "
-                           f"and {tuple(vec2._data.shape)}")
+    _need_dims("outer", "1-D tensors", (input, 1), (vec2, 1))
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
