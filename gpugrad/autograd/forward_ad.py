@@ -31,12 +31,15 @@ class dual_level:
         if fw_levels[0]:
             raise RuntimeError("dual_level: nested forward AD levels are not supported")
         fw_levels[0] += 1
-        _duals.append(weakref.WeakSet())
+        _duals.append({})  # id -> weak reference (a WeakSet would compare tensors with ==)
         return 0
 
     def __exit__(self, *exc):
         fw_levels[0] -= 1
-        for t in _duals.pop():
+        for ref in _duals.pop().values():
+            t = ref()
+            if t is None:
+                continue
             try:
                 del t._fw
             except AttributeError:
@@ -72,15 +75,31 @@ def make_dual(tensor, tangent, *, level=None):
                            f"{tensor.device}")
     if tangent.dtype is not tensor.dtype:
         tangent = tangent.to(tensor.dtype)
-    d = tensor._alias()
+    d = _identity(tensor)
     d._fw = tangent
-    _duals[-1].add(d)
+    _track(d)
     return d
 
 
 def _track(t):
+    """Remember a tensor that carries a tangent, so the level's exit can drop it."""
     if _duals and getattr(t, "_fw", None) is not None:
-        _duals[-1].add(t)
+        _duals[-1][id(t)] = weakref.ref(t)
+
+
+def current_level():
+    """The open level's token (None outside ``dual_level``)."""
+    return _duals[-1] if _duals else None
+
+
+def _identity(tensor):
+    """`tensor` itself as a new tensor object; recorded (so gradients reach `tensor`) when
+    `tensor` is in a graph, a plain alias otherwise."""
+    if tensor._rg:
+        from ..ops.shape import alias
+
+        return alias(tensor)
+    return tensor._alias()
 
 
 def unpack_dual(tensor, *, level=None):
@@ -88,7 +107,9 @@ def unpack_dual(tensor, *, level=None):
     tangent = getattr(tensor, "_fw", None)
     if tangent is None:
         return UnpackedDualTensor(tensor, None)
-    p = tensor._alias()
+    p = _identity(tensor)
+    if getattr(p, "_fw", None) is not None:
+        del p._fw
     return UnpackedDualTensor(p, tangent)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import forward_ad
 from .grad_mode import state
 
 _wrap = None  # gpugrad.tensor._wrap, set by gpugrad.tensor once it is defined
@@ -23,6 +24,7 @@ class Node:
     """
 
     __slots__ = ("op", "next", "needs", "saved", "vers", "params", "shapes", "out_data", "out_vc",
+                 "out_fw",
                  "hooks", "retained", "freed", "__weakref__")
 
     def name(self) -> str:
@@ -43,6 +45,9 @@ class Node:
             raise RuntimeError(_FREED_MSG.format(name=self.name()))
         t = _wrap(self.out_data)
         t._vc = self.out_vc
+        fw = getattr(self, "out_fw", None)
+        if fw is not None and fw[0] is not None and fw[0] is forward_ad.current_level():
+            t._fw = fw[1]
         if state.grad_enabled:
             t.grad_fn = self
             t._rg = True

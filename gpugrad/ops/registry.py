@@ -9,6 +9,7 @@ jvp rule when a dual level is active.
 from __future__ import annotations
 
 from .. import backend as B
+from ..autograd import forward_ad
 from ..autograd.grad_mode import fw_levels as _fw
 from ..autograd.grad_mode import state
 from ..autograd.graph import Node
@@ -170,9 +171,15 @@ def _push_tangent(op, out, args, params):
         level = _fw[0]
         _fw[0] = 0
         try:
-            out._fw = op.jvp(ts, out, args, params)
+            t = out._fw = op.jvp(ts, out, args, params)
         finally:
             _fw[0] = level
+        if t is not None:
+            forward_ad._track(out)
+            if op.save_out and out.grad_fn is not None:
+                # The vjp rebuilds the output from the node (Node.out): keep its tangent there
+                # too, so that forward-over-reverse sees it.
+                out.grad_fn.out_fw = (forward_ad.current_level(), t)
 
 
 def apply(op, args, params=()):
