@@ -1,0 +1,531 @@
+"""Function transforms with ``torch.func``'s names: grad, grad_and_value, vjp, jvp, jacrev, jacfwd,
+hessian.
+
+Each transform takes a function and returns a function (``vjp`` and ``jvp`` evaluate at once).
+They are built on the engine: reverse mode (`grad`, `vjp`, `jacrev`) runs ``autograd.grad`` on
+fresh inputs that require grad; forward mode (`jvp`, `jacfwd`) pushes dual tensors through the
+ops' jvp rules (``autograd.forward_ad``). Transforms compose: ``grad(grad(f))``,
+``jvp(grad(f), ...)`` (forward over reverse), ``jacfwd(jacrev(f))``, ``grad`` of ``jvp``.
+Forward over forward (``jacfwd(jacfwd(f))``, ``jvp`` of ``jvp``) needs nested dual levels,
+which gpugrad does not support: it raises.
+
+Inputs and outputs may be tensors or nested tuples, lists and dicts of tensors (pytrees).
+At the top level, results are cut from the graph the transform built for itself; they stay
+connected to tensors the caller made with ``requires_grad=True`` (closed over or passed in),
+so ordinary ``backward`` works through a transform.
+
+Example::
+
+    >>> from gpugrad.func import grad, hessian
+    >>> x = gpugrad.tensor(2.0)
+    >>> grad(lambda x: x ** 3)(x)              # 3 x^2
+    tensor(12.)
+    >>> grad(grad(lambda x: x ** 3))(x)        # 6 x
+    tensor(12.)
+    >>> hessian(lambda x: (x ** 3).sum())(gpugrad.tensor([1.0, 2.0]))
+    tensor([[ 6.,  0.],
+            [ 0., 12.]])
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from . import factories as _F
+from .autograd import forward_ad as fwAD
+from .autograd import grad as _autograd_grad
+from .autograd.grad_mode import enable_grad, fw_levels
+from .autograd.graph import Node
+from .tensor import Tensor
+
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+
+# ----------------------------------------------------------------------------- pytrees
+
+
+def _flatten(tree):
+    """``(leaves, spec)`` of a nest of tuples, lists and dicts; anything else is a leaf."""
+    if isinstance(tree, (tuple, list)):
+        leaves, specs = [], []
+        for x in tree:
+            ls, s = _flatten(x)
+            leaves += ls
+            specs.append(s)
+        return leaves, (type(tree), None, specs)
+    if isinstance(tree, dict):
+        leaves, specs = [], []
+        for x in tree.values():
+            ls, s = _flatten(x)
+            leaves += ls
+            specs.append(s)
+        return leaves, (dict, list(tree), specs)
+    return [tree], None
+
+
+def _unflatten(spec, leaves):
+    it = iter(leaves)
+
+    def build(s):
+        if s is None:
+            return next(it)
+        kind, keys, specs = s
+        items = [build(c) for c in specs]
+        return dict(zip(keys, items)) if kind is dict else kind(items)
+
+    return build(spec)
+
+
+def _tensors(name, what, leaves):
+    for x in leaves:
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{name}: expected {what} to be tensors (or tuples, lists and dicts "
+                f"of tensors), got {type(x).__name__}"
+            )
+    return leaves
+
+
+# ----------------------------------------------------------------------------- levels
+
+_tls = threading.local()
+
+
+def _depth():
+    return getattr(_tls, "depth", 0)
+
+
+class _level:
+    """One transform's extent. ``made`` holds the leaves created since the outermost one began."""
+
+    def __enter__(self):
+        d = _depth()
+        if d == 0:
+            _tls.made = {}
+        _tls.depth = d + 1
+        self.grad = enable_grad()
+        self.grad.__enter__()
+        return _tls.made
+
+    def __exit__(self, *exc):
+        self.grad.__exit__(*exc)
+        _tls.depth -= 1
+        if _tls.depth == 0:
+            _tls.made = None  # vjp_fn keeps its own reference
+        return False
+
+
+def _nested():
+    """True when an enclosing transform (or a dual level) will differentiate our results."""
+    return _depth() > 1 or fw_levels[0] > 0
+
+
+def _enter(x, made):
+    """A fresh input that requires grad, still tied to `x`'s graph and tangent if it has them."""
+    if x._rg or getattr(x, "_fw", None) is not None:
+        y = x.clone()
+        if y._rg:
+            return y
+    else:
+        y = x.detach()
+    y.requires_grad_()
+    made[id(y)] = y
+    return y
+
+
+def _reaches_user_leaf(tensors, made):
+    """Whether the graph of `tensors` reaches a leaf that requires grad and no transform made."""
+    stack, seen = [], set()
+    for t in tensors:
+        if isinstance(t, Tensor) and t._rg:
+            if t.grad_fn is None:
+                if id(t) not in made:
+                    return True
+            elif t.grad_fn not in seen:
+                seen.add(t.grad_fn)
+                stack.append(t.grad_fn)
+    while stack:
+        for m in stack.pop().next:
+            if m is None:
+                continue
+            if type(m) is Node:
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+            elif id(m) not in made:
+                return True
+    return False
+
+
+def _need_graph(tensors, made):
+    """Whether the backward pass must be recorded (create_graph) for someone to use it."""
+    return _nested() or _reaches_user_leaf(tensors, made)
+
+
+def _finish(tree, made):
+    """At the top level, cut results from graphs that only the transforms themselves built."""
+    if _nested():
+        return tree
+    leaves, spec = _flatten(tree)
+    out = []
+    for t in leaves:
+        if isinstance(t, Tensor) and t._rg and not _reaches_user_leaf([t], made):
+            t = t.detach()
+        out.append(t)
+    return _unflatten(spec, out)
+
+
+def _argnums(name, argnums, nargs):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise RuntimeError(f"{name}: argnums must be an int or a non-empty tuple of ints")
+    out = []
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise RuntimeError(
+                f"{name}: got argnums={argnums!r}, but the function was called "
+                f"with {nargs} positional argument(s)"
+            )
+        out.append(a % nargs)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"{name}: argnums {argnums!r} has duplicates")
+    return tuple(out)
+
+
+def _prepare(name, args, nums, made):
+    """Replace args[i] (i in nums) by fresh inputs; returns (args, per-arg (leaves, spec))."""
+    args = list(args)
+    parts = []
+    for i in nums:
+        leaves, spec = _flatten(args[i])
+        _tensors(name, f"argument {i}", leaves)
+        fresh = [_enter(x, made) for x in leaves]
+        args[i] = _unflatten(spec, fresh)
+        parts.append((fresh, spec))
+    return args, parts
+
+
+def _split_aux(name, out, has_aux):
+    if not has_aux:
+        return out, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise RuntimeError(f"{name}(f, has_aux=True): f must return a pair (output, aux)")
+    return out[0], out[1]
+
+
+def _pack(argnums, parts, per_leaf):
+    """Arrange per-input-leaf results like the differentiated arguments: one tree for an int
+    argnums, else a tuple of trees."""
+    it = iter(per_leaf)
+    trees = [_unflatten(spec, [next(it) for _ in leaves]) for leaves, spec in parts]
+    return trees[0] if isinstance(argnums, int) else tuple(trees)
+
+
+def _grads(outputs, cotangents, inputs, create_graph):
+    """Gradients of sum <cotangent, output> w.r.t. `inputs`; zeros where independent."""
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o._rg]
+    if not pairs:
+        return [_F.zeros_like(x) for x in inputs]
+    return list(
+        _autograd_grad(
+            [o for o, _ in pairs],
+            inputs,
+            [c for _, c in pairs],
+            retain_graph=True,
+            create_graph=create_graph,
+            materialize_grads=True,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- reverse mode
+
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """Like `grad`, but the new function returns ``(gradient, value)``.
+
+    With ``has_aux=True`` it returns ``(gradient, (value, aux))``.
+
+    Example::
+
+        >>> g, v = grad_and_value(lambda x: (x ** 2).sum())(gpugrad.tensor([1.0, 2.0]))
+        >>> g, v
+        (tensor([2., 4.]), tensor(5.))
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        nums = _argnums("grad", argnums, len(args))
+        with _level() as made:
+            args, parts = _prepare("grad", args, nums, made)
+            out, aux = _split_aux("grad", func(*args, **kwargs), has_aux)
+            if not isinstance(out, Tensor) or out.numel() != 1:
+                what = (
+                    f"a tensor of shape {tuple(out.shape)}"
+                    if isinstance(out, Tensor)
+                    else type(out).__name__
+                )
+                raise RuntimeError(
+                    f"grad(f)(*args): expected f(*args) to return a tensor with "
+                    f"a single element, got {what}; for other outputs use vjp or "
+                    "jacrev"
+                )
+            inputs = [x for leaves, _ in parts for x in leaves]
+            gs = _grads([out], [_F.ones_like(out)], inputs, _need_graph([out], made))
+            result = (_pack(argnums, parts, gs), (out, aux) if has_aux else out)
+            return _finish(result, made)
+
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """The gradient of `func` (which returns a one-element tensor) w.r.t. argument `argnums`.
+
+    ``argnums`` may be a tuple (then a tuple of gradients is returned); with ``has_aux=True``,
+    `func` returns ``(output, aux)`` and the new function returns ``(gradient, aux)``.
+
+    Example::
+
+        >>> from gpugrad.func import grad
+        >>> grad(gpugrad.sin)(gpugrad.tensor(0.0))                     # cos 0
+        tensor(1.)
+        >>> grad(grad(grad(gpugrad.sin)))(gpugrad.tensor(0.0))         # -cos 0
+        tensor(-1.)
+        >>> grad(lambda x, y: (x * y).sum(), argnums=(0, 1))(gpugrad.tensor(2.), gpugrad.tensor(3.))
+        (tensor(3.), tensor(2.))
+    """
+    gv = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        g, value = gv(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+def vjp(func, *primals, has_aux=False):
+    """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` gives ``cotangents^T J`` per primal.
+
+    `cotangents` has the structure of the output; ``vjp_fn`` returns a tuple with one entry per
+    primal and can be called any number of times. With ``has_aux=True`` the result is
+    ``(output, vjp_fn, aux)``.
+
+    Example::
+
+        >>> from gpugrad.func import vjp
+        >>> out, vjp_fn = vjp(lambda x: x ** 2, gpugrad.tensor([1.0, 2.0]))
+        >>> vjp_fn(gpugrad.tensor([1.0, 10.0]))
+        (tensor([ 2., 40.]),)
+    """
+    with _level() as made:
+        args, parts = _prepare("vjp", primals, range(len(primals)), made)
+        out, aux = _split_aux("vjp", func(*args), has_aux)
+        outs, ospec = _flatten(out)
+        _tensors("vjp", "the outputs of f", outs)
+        inputs = [x for leaves, _ in parts for x in leaves]
+        result = _finish(out, made)
+        aux = _finish(aux, made)
+
+    def vjp_fn(cotangents):
+        cts, cspec = _flatten(cotangents)
+        _tensors("vjp_fn", "the cotangents", cts)
+        if cspec != ospec or len(cts) != len(outs):
+            raise RuntimeError("vjp_fn: expected cotangents with the structure of the output of f")
+        for i, (o, c) in enumerate(zip(outs, cts)):
+            if c.shape != o.shape:
+                raise RuntimeError(
+                    f"vjp_fn: cotangent {i} has shape {tuple(c.shape)}, but "
+                    f"output {i} has shape {tuple(o.shape)}"
+                )
+        with _level() as inner_made:
+            inner_made.update(made)
+            gs = _grads(outs, cts, inputs, _need_graph(outs + cts, inner_made))
+            return _finish(_pack(None, parts, gs), inner_made)
+
+    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _one_hot(k, like):
+    e = _F.zeros(like.numel(), dtype=like.dtype, device=like.device)
+    e[k] = 1.0
+    return e.reshape(tuple(like.shape))
+
+
+def _stack(parts, dim, shape, like):
+    """Stack per-element results along a new `dim` (0: rows, -1: columns), reshaped to `shape`."""
+    from .ops import stack
+
+    if not parts:
+        return _F.zeros(*shape, dtype=like.dtype, device=like.device)
+    return stack(parts, dim).reshape(shape)
+
+
+def jacrev(func, argnums=0, has_aux=False):
+    """The Jacobian of `func` w.r.t. argument `argnums` by reverse mode: a vjp per output element.
+
+    Each Jacobian has shape ``output.shape + input.shape``; tuples and nests of outputs and
+    argnums give nests of Jacobians (outputs outside, inputs inside), as in ``torch.func``.
+
+    Example::
+
+        >>> from gpugrad.func import jacrev
+        >>> jacrev(lambda x: x ** 2)(gpugrad.tensor([1.0, 2.0]))
+        tensor([[2., 0.],
+                [0., 4.]])
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        nums = _argnums("jacrev", argnums, len(args))
+        with _level() as made:
+            args, parts = _prepare("jacrev", args, nums, made)
+            out, aux = _split_aux("jacrev", func(*args, **kwargs), has_aux)
+            outs, ospec = _flatten(out)
+            _tensors("jacrev", "the outputs of f", outs)
+            inputs = [x for leaves, _ in parts for x in leaves]
+            create = _need_graph(outs, made)
+            jacs = []
+            for o in outs:
+                rows = [_grads([o], [_one_hot(k, o)], inputs, create) for k in range(o.numel())]
+                per_input = [
+                    _stack([r[j] for r in rows], 0, tuple(o.shape) + tuple(x.shape), x)
+                    for j, x in enumerate(inputs)
+                ]
+                jacs.append(_pack(argnums, parts, per_input))
+            result = _unflatten(ospec, jacs)
+            return _finish((result, aux) if has_aux else result, made)
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- forward mode
+
+
+def _unpack(o):
+    p, t = fwAD.unpack_dual(o)
+    return p, (_F.zeros_like(p) if t is None else t)
+
+
+def jvp(func, primals, tangents, has_aux=False):
+    """``(func(*primals), J @ tangents)`` by forward mode: one pass with dual tensors.
+
+    `primals` and `tangents` are tuples (of tensors or nests of tensors) of the same structure.
+    Returns ``(output, jvp_out)``, or ``(output, jvp_out, aux)`` with ``has_aux=True``. It opens
+    a forward-AD level, so it cannot run inside another `jvp` or `jacfwd`.
+
+    Example::
+
+        >>> from gpugrad.func import jvp
+        >>> jvp(lambda x: 2 * x ** 3 - 1, (gpugrad.tensor(2.0),), (gpugrad.tensor(1.0),))
+        (tensor(15.), tensor(24.))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise RuntimeError("jvp(f, primals, tangents): primals and tangents must be tuples")
+    ps, pspec = _flatten(tuple(primals))
+    ts, tspec = _flatten(tuple(tangents))
+    _tensors("jvp", "primals", ps)
+    _tensors("jvp", "tangents", ts)
+    if pspec != tspec:
+        raise RuntimeError("jvp: primals and tangents must have the same structure")
+    with _level() as made:
+        with fwAD.dual_level():
+            duals = [fwAD.make_dual(p, t) for p, t in zip(ps, ts)]
+            out, aux = _split_aux("jvp", func(*_unflatten(pspec, duals)), has_aux)
+            outs, ospec = _flatten(out)
+            _tensors("jvp", "the outputs of f", outs)
+            pairs = [_unpack(o) for o in outs]
+            aux = _unflatten(*_primal_leaves(aux))
+        result = (
+            _unflatten(ospec, [p for p, _ in pairs]),
+            _unflatten(ospec, [t for _, t in pairs]),
+        )
+        return _finish(result + (aux,) if has_aux else result, made)
+
+
+def jacfwd(func, argnums=0, has_aux=False):
+    """The Jacobian of `func` w.r.t. argument `argnums` by forward mode: a jvp per input element.
+
+    Same layout as `jacrev`: ``output.shape + input.shape``. It opens forward-AD levels, so
+    ``jacfwd(jacfwd(f))`` raises; ``jacfwd(jacrev(f))`` works.
+
+    Example::
+
+        >>> from gpugrad.func import jacfwd
+        >>> jacfwd(lambda x: x.sin())(gpugrad.tensor([0.0, 1.0]))
+        tensor([[1.0000, 0.0000],
+                [0.0000, 0.5403]])
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        nums = _argnums("jacfwd", argnums, len(args))
+        parts = []
+        for i in nums:
+            leaves, spec = _flatten(args[i])
+            parts.append((_tensors("jacfwd", f"argument {i}", leaves), spec))
+        inputs = [x for leaves, _ in parts for x in leaves]
+
+        def call(j=None, k=None):
+            """f with input leaf j moved along its k-th coordinate (or at the primal)."""
+            a = list(args)
+            n = 0
+            for i, (leaves, spec) in zip(nums, parts):
+                new = []
+                for x in leaves:
+                    new.append(fwAD.make_dual(x, _one_hot(k, x)) if n == j else x)
+                    n += 1
+                a[i] = _unflatten(spec, new)
+            return _split_aux("jacfwd", func(*a, **kwargs), has_aux)
+
+        with _level() as made:
+            cols = [[] for _ in inputs]  # cols[j][k]: output tangents along input j, element k
+            out = aux = None
+            for j, x in enumerate(inputs):
+                for k in range(x.numel()):
+                    with fwAD.dual_level():
+                        o, a = call(j, k)
+                        outs, ospec = _flatten(o)
+                        _tensors("jacfwd", "the outputs of f", outs)
+                        pairs = [_unpack(t) for t in outs]
+                        if out is None:
+                            out = [p for p, _ in pairs]
+                            aux = _unflatten(*_primal_leaves(a))
+                    cols[j].append([t for _, t in pairs])
+            if out is None:  # every input is empty: evaluate once for the output shapes
+                o, aux = call()
+                out, ospec = _flatten(o)
+            jacs = []
+            for m, o in enumerate(out):
+                per_input = [
+                    _stack([c[m] for c in cols[j]], -1, tuple(o.shape) + tuple(x.shape), o)
+                    for j, x in enumerate(inputs)
+                ]
+                jacs.append(_pack(argnums, parts, per_input))
+            result = _unflatten(ospec, jacs)
+            return _finish((result, aux) if has_aux else result, made)
+
+    return wrapper
+
+
+def _primal_leaves(tree):
+    """(spec, leaves) of `tree` with dual tensors replaced by their primals."""
+    leaves, spec = _flatten(tree)
+    return spec, [fwAD.unpack_dual(a).primal if isinstance(a, Tensor) else a for a in leaves]
+
+
+def hessian(func, argnums=0):
+    """The Hessian of a scalar `func` w.r.t. argument `argnums`: the Jacobian of its gradient.
+
+    Shape ``input.shape + input.shape``; a tuple of argnums gives the blocks ``H[i][j]``.
+
+    Example::
+
+        >>> from gpugrad.func import hessian
+        >>> f = lambda x: x[0] ** 3 + 2 * x[1] ** 2
+        >>> hessian(f)(gpugrad.tensor([1.0, 5.0]))        # [[6 x1, 0], [0, 4]]
+        tensor([[6., 0.],
+                [0., 4.]])
+    """
+    # Forward over reverse, as torch.func: the jvp of every vjp rule is itself an op's jvp.
+    return jacfwd(jacrev(func, argnums), argnums)
