@@ -3,10 +3,14 @@
 Synthetic data y = X w_true + b_true + noise with standard-normal features (already
 standardized, so a step size of 0.1 is safe: the Hessian of the MSE is about 2 I). The model's
 w and b are leaf tensors; each step computes the loss, calls backward() and updates the
-parameters under no_grad(), as one would in PyTorch. At the end the learned parameters are
-compared with w_true and with the least-squares solution computed by NumPy on host copies.
+parameters with an optimizer from gpugrad.optim (plain SGD by default, which is exactly
+p -= lr * p.grad under no_grad(), or Adam), as one would in PyTorch. At the end the learned
+parameters are compared with w_true and with the least-squares solution computed by NumPy on
+host copies. With tqdm installed a progress bar shows the live loss; --plot draws the loss
+curve with matplotlib (pip install 'gpugrad[plot]').
 
     python examples/linear_regression.py [--device auto|cpu|cuda] [--n 200000 --d 64]
+                                         [--optimizer sgd|adam] [--plot loss.png]
 """
 
 import argparse
@@ -15,6 +19,11 @@ import time
 import numpy as np
 
 import gpugrad
+
+try:
+    from tqdm.auto import tqdm
+except ImportError:  # optional: plain prints without it
+    tqdm = None
 
 
 def resolve_device(name):
@@ -35,11 +44,18 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=200_000, help="number of samples")
     parser.add_argument("--d", type=int, default=64, help="number of features")
     parser.add_argument("--steps", type=int, default=200, help="gradient descent steps")
-    parser.add_argument("--lr", type=float, default=0.1, help="step size")
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    parser.add_argument(
+        "--lr", type=float, default=None, help="step size (default 0.1 for sgd, 0.05 for adam)"
+    )
     parser.add_argument("--noise", type=float, default=0.1, help="noise standard deviation")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", metavar="PNG", help="save the loss curve to this file")
+    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     args = parser.parse_args(argv)
+    if args.lr is None:
+        args.lr = 0.1 if args.optimizer == "sgd" else 0.05
 
     device = resolve_device(args.device)
     dtype = {"float32": gpugrad.float32, "float64": gpugrad.float64}[args.dtype]
@@ -57,21 +73,37 @@ def main(argv=None):
     w = gpugrad.zeros(args.d, 1, **kw).requires_grad_()
     b = gpugrad.zeros(1, **kw).requires_grad_()
 
+    if args.optimizer == "sgd":
+        opt = gpugrad.optim.SGD([w, b], lr=args.lr)
+    else:
+        opt = gpugrad.optim.Adam([w, b], lr=args.lr)
+    history = []  # loss tensors, read back once at the end (no per-step GPU sync)
+    bar = None
+    if tqdm is not None and not args.no_progress:
+        bar = tqdm(total=args.steps, desc=f"{args.optimizer} on {device}", unit="step")
+    say = print if bar is None else bar.write
+
     every = max(1, args.steps // 10)
     synchronize(device)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
         loss = ((X @ w + b - y) ** 2).mean()
+        opt.zero_grad()
         loss.backward()
-        with gpugrad.no_grad():
-            w -= args.lr * w.grad
-            b -= args.lr * b.grad
-        w.grad.zero_()
-        b.grad.zero_()
+        opt.step()
+        if args.plot:
+            history.append(loss.detach())
         if step % every == 0 or step == 1:
-            print(f"step {step:>6}  loss {loss.item():.6f}")  # item() waits for the GPU
+            value = loss.item()  # item() waits for the GPU
+            say(f"step {step:>6}  loss {value:.6f}")
+            if bar is not None:
+                bar.set_postfix(loss=f"{value:.6f}", refresh=False)
+        if bar is not None:
+            bar.update()
     synchronize(device)
     elapsed = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
     print(f"mean time per step: {1e3 * elapsed / args.steps:.3f} ms ({args.steps} steps)")
 
     final = ((X @ w + b - y) ** 2).mean().item()
@@ -86,6 +118,29 @@ def main(argv=None):
     truth = np.concatenate([w_true.cpu().numpy().ravel(), b_true.cpu().numpy()])
     print(f"max |[w, b] - [w_true, b_true]| = {np.abs(learned - truth).max():.3e}")
     print(f"max |[w, b] - least squares|    = {np.abs(learned - lstsq).max():.3e}")
+    if args.plot:
+        plot_losses(gpugrad.stack(history).tolist(), args.plot, f"{args.optimizer}, lr {args.lr}")
+
+
+def plot_losses(losses, path, title):
+    """Save the loss curve (log scale) to `path` with matplotlib, if it is installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("--plot needs matplotlib: pip install matplotlib (or 'gpugrad[plot]')")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(range(1, len(losses) + 1), losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel("MSE loss")
+    ax.set_title(f"linear regression: {title}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print(f"loss curve saved to {path}")
 
 
 if __name__ == "__main__":

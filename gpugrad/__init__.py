@@ -12,7 +12,11 @@ Example::
 from . import (  # noqa: E402
     autograd,
     cuda,
+    func,
     nn,  # noqa: E402
+    numerical,
+    optim,
+    utils,
 )
 from . import backend as _B
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -62,6 +66,7 @@ from .factories import (
 )
 from .ops import *  # noqa: F403
 from .ops import all, any, max, min, sum  # noqa: A004 - torch's names
+from .serialization import load, save
 from .tensor import Size, Tensor, is_tensor  # noqa: I001
 
 bool = _B.bool_  # noqa: A001 - torch's name

@@ -30,6 +30,23 @@ from .modules import (
 )
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "Module", "Parameter", "Linear", "Identity", "Flatten",
-           "Dropout", "ReLU", "Tanh", "Sigmoid", "Softplus", "Sequential", "ModuleList",
-           "MSELoss", "L1Loss", "CrossEntropyLoss", "BCEWithLogitsLoss"]
+__all__ = [
+    "functional",
+    "init",
+    "Module",
+    "Parameter",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Dropout",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "Softplus",
+    "Sequential",
+    "ModuleList",
+    "MSELoss",
+    "L1Loss",
+    "CrossEntropyLoss",
+    "BCEWithLogitsLoss",
+]

@@ -62,7 +62,7 @@ def cross_entropy(input, target, reduction="mean"):
 
         >>> logits = gpugrad.tensor([[2.0, 0.0], [0.0, 2.0]], requires_grad=True)
         >>> F.cross_entropy(logits, gpugrad.tensor([0, 1]))
-        tensor(0.1269, grad_fn=<MeanBackward0>)
+        tensor(0.1269, grad_fn=<DivBackward0>)
     """
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
@@ -90,9 +90,10 @@ def nll_loss(input, target, reduction="mean"):
 def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):
     """Binary cross-entropy of logits, stable for any logit (no sigmoid is formed).
 
-    The loss is ``max(x, 0) - x y + log1p(exp(-|x|))``, written as ``softplus(x) - x y``
-    (softplus evaluates exactly that sum), whose gradient ``sigmoid(x) - y`` is also exact at 0.
-    With ``pos_weight`` it is ``(1 - y) x + (1 + (pos_weight - 1) y) softplus(-x)``.
+    The loss is ``max(x, 0) - x y + log1p(exp(-|x|))``; with ``pos_weight`` it is
+    ``(1 - y) x + (1 + (pos_weight - 1) y) (max(-x, 0) + log1p(exp(-|x|)))``. The kinks of
+    max and |x| at 0 are taken on the same side, so the gradient is ``sigmoid(x) - y`` exactly,
+    also at x = 0.
 
     Example::
 
@@ -101,11 +102,14 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight
         tensor([0.0000, 0.0000, 0.6931])
     """
     _check_same_shape("binary_cross_entropy_with_logits", input, target)
+    pos = input >= 0
+    # log1p(exp(-|x|)) is softplus(-|x|): its derivative sigmoid(-|x|) is finite everywhere.
+    tail = E.softplus(E.where(pos, -input, input), threshold=math.inf)
     if pos_weight is None:
-        loss = E.softplus(input, threshold=math.inf) - input * target
+        loss = E.where(pos, input, 0.0) - input * target + tail
     else:
         w = 1 + (pos_weight - 1) * target
-        loss = (1 - target) * input + w * E.softplus(-input, threshold=math.inf)
+        loss = (1 - target) * input + w * (E.where(pos, 0.0, -input) + tail)
     return _reduce("binary_cross_entropy_with_logits", loss, reduction)
 
 

@@ -33,8 +33,10 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fans(tensor):
     if tensor.ndim < 2:
-        raise ValueError("fan in and fan out can not be computed for a tensor with fewer than 2 "
-                         f"dimensions (got shape {tuple(tensor.shape)})")
+        raise ValueError(
+            "fan in and fan out can not be computed for a tensor with fewer than 2 "
+            f"dimensions (got shape {tuple(tensor.shape)})"
+        )
     receptive = 1
     for s in tensor.shape[2:]:
         receptive *= s
@@ -48,14 +50,16 @@ def _fill(tensor, values):
 
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with values drawn from U(a, b)."""
-    return _fill(tensor, rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device)
-                 * (b - a) + a)
+    return _fill(
+        tensor, rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * (b - a) + a
+    )
 
 
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with values drawn from N(mean, std**2)."""
-    return _fill(tensor, randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device)
-                 * std + mean)
+    return _fill(
+        tensor, randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean
+    )
 
 
 def constant_(tensor, val):
@@ -108,5 +112,15 @@ def xavier_normal_(tensor, gain=1.0):
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-__all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
-           "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_"]
+__all__ = [
+    "calculate_gain",
+    "uniform_",
+    "normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "xavier_uniform_",
+    "xavier_normal_",
+]

@@ -6,7 +6,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, parse_to
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -17,27 +17,6 @@ def _addindent(s, n):
     if len(lines) == 1:
         return s
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
-
-
-def _parse_to(name, args, kwargs):
-    """(device, dtype) from ``to``'s arguments: a device, a dtype, both, or a tensor."""
-    dev = kwargs.pop("device", None)
-    dt = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"{name}: unexpected arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            dev, dt = a.device, a.dtype
-        elif isinstance(a, (str, B.device, int)) and not isinstance(a, bool):
-            dev = a
-        elif a is not None:
-            dt = a
-    if dt is not None:
-        dt = B.to_dtype(dt)
-        if not dt.is_floating_point:
-            raise TypeError(f"{name}: Module.to only accepts floating-point dtypes, got {dt}")
-    return (None if dev is None else B.as_device(dev)), dt
 
 
 class Module:
@@ -70,8 +49,9 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
-                                  "\"forward\" function")
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -81,29 +61,37 @@ class Module:
     def __setattr__(self, name, value):
         d = self.__dict__
         if "_parameters" not in d:
-            raise AttributeError("cannot assign to a Module before Module.__init__() is called; "
-                                 "call super().__init__() first")
+            raise AttributeError(
+                "cannot assign to a Module before Module.__init__() is called; "
+                "call super().__init__() first"
+            )
         params, modules, buffers = d["_parameters"], d["_modules"], d["_buffers"]
         if isinstance(value, Parameter):
             self._drop(name)
             params[name] = value
         elif name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                                "(nn.Parameter or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    "(nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             self._drop(name)
             modules[name] = value
         elif name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
-                                f"'{name}' (nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module "
+                    f"'{name}' (nn.Module or None expected)"
+                )
             modules[name] = None
         elif name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    "(Tensor or None expected)"
+                )
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -129,14 +117,17 @@ class Module:
         object.__delattr__(self, name)
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
-                      | set(self._modules))
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
 
     def register_parameter(self, name, param):
         """Add a parameter (or None) under `name`."""
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: cannot assign '{type(param).__name__}' as "
-                            f"parameter '{name}' (nn.Parameter or None expected)")
+            raise TypeError(
+                f"register_parameter: cannot assign '{type(param).__name__}' as "
+                f"parameter '{name}' (nn.Parameter or None expected)"
+            )
         self._drop(name)
         self._parameters[name] = param
 
@@ -152,8 +143,10 @@ class Module:
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"register_buffer: invalid buffer name {name!r}")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: cannot assign '{type(tensor).__name__}' as buffer "
-                            f"'{name}' (Tensor or None expected)")
+            raise TypeError(
+                f"register_buffer: cannot assign '{type(tensor).__name__}' as buffer "
+                f"'{name}' (Tensor or None expected)"
+            )
         self._drop(name)
         self._buffers[name] = tensor
         if persistent:
@@ -319,7 +312,9 @@ class Module:
             model.to("cuda")
             model.to(gpugrad.float64)
         """
-        dev, dt = _parse_to("to", args, dict(kwargs))
+        dev, dt = parse_to("to", args, dict(kwargs))
+        if dt is not None and not dt.is_floating_point:
+            raise TypeError(f"to: Module.to only accepts floating-point dtypes, got {dt}")
         return self._apply_arrays(dev, dt)
 
     def cpu(self):
@@ -346,7 +341,9 @@ class Module:
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """An ordered dict of every parameter and persistent buffer by dotted name.
 
-        The tensors share storage with the module's (detached unless ``keep_vars=True``).
+        As in PyTorch: own parameters, then own buffers, then each child's entries under its
+        name (a module shared by two parents appears under both names). The tensors share
+        storage with the module's (detached unless ``keep_vars=True``).
 
         Example::
 
@@ -354,14 +351,15 @@ class Module:
             ['weight', 'bias']
         """
         out = OrderedDict() if destination is None else destination
-        for mprefix, m in self.named_modules(prefix=prefix.rstrip(".")):
-            dot = mprefix + ("." if mprefix else "")
-            for name, p in m._parameters.items():
-                if p is not None:
-                    out[dot + name] = p if keep_vars else p.detach()
-            for name, b in m._buffers.items():
-                if b is not None and name not in m._non_persistent:
-                    out[dot + name] = b if keep_vars else b.detach()
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent:
+                out[prefix + name] = b if keep_vars else b.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
     def load_state_dict(self, state_dict, strict=True):
@@ -381,25 +379,35 @@ class Module:
         errors = []
         if strict:
             if unexpected:
-                errors.append("Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                errors.append(
+                    "Unexpected key(s) in state_dict: "
+                    + ", ".join(f'"{k}"' for k in unexpected)
+                    + "."
+                )
             if missing:
-                errors.append("Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ".")
+                errors.append(
+                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+                )
         for k, t in own.items():
             if k not in state_dict:
                 continue
             v = state_dict[k]
             if not isinstance(v, Tensor):
-                errors.append(f'While copying the parameter named "{k}", expected a Tensor, got '
-                              f"{type(v).__name__}.")
+                errors.append(
+                    f'While copying the parameter named "{k}", expected a Tensor, got '
+                    f"{type(v).__name__}."
+                )
             elif tuple(v.shape) != tuple(t.shape):
-                errors.append(f"size mismatch for {k}: copying a param with shape "
-                              f"{tuple(v.shape)} from checkpoint, the shape in current model is "
-                              f"{tuple(t.shape)}.")
+                errors.append(
+                    f"size mismatch for {k}: copying a param with shape "
+                    f"{tuple(v.shape)} from checkpoint, the shape in current model is "
+                    f"{tuple(t.shape)}."
+                )
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
         with no_grad():
             for k, t in own.items():
                 if k in state_dict:

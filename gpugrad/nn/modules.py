@@ -47,8 +47,10 @@ class Linear(Module):
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):
@@ -236,8 +238,10 @@ class _Loss(Module):
     def __init__(self, reduction="mean"):
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; expected "
-                             "'mean', 'sum' or 'none'")
+            raise ValueError(
+                f"{type(self).__name__}: unknown reduction {reduction!r}; expected "
+                "'mean', 'sum' or 'none'"
+            )
         self.reduction = reduction
 
 
@@ -281,6 +285,19 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)
 
 
-__all__ = ["Linear", "Identity", "Flatten", "Dropout", "ReLU", "Tanh", "Sigmoid", "Softplus",
-           "Sequential", "ModuleList", "MSELoss", "L1Loss", "CrossEntropyLoss",
-           "BCEWithLogitsLoss"]
+__all__ = [
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Dropout",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "Softplus",
+    "Sequential",
+    "ModuleList",
+    "MSELoss",
+    "L1Loss",
+    "CrossEntropyLoss",
+    "BCEWithLogitsLoss",
+]

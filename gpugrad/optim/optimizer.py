@@ -1,0 +1,183 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and state dicts."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import enable_grad
+from ..factories import tensor as _tensor
+from ..tensor import Tensor
+
+
+class _Required:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+class Optimizer:
+    """Base class of optimizers, as ``torch.optim.Optimizer``.
+
+    `params` is an iterable of tensors, or of dicts (parameter groups) each with a ``"params"``
+    list and optional hyperparameters overriding `defaults`. Subclasses implement ``step()``,
+    which updates the parameters in place under ``no_grad`` on their own device.
+
+    Example::
+
+        opt = gpugrad.optim.SGD([{"params": model[0].parameters(), "lr": 1e-3},
+                                 {"params": model[2].parameters()}], lr=1e-2, momentum=0.9)
+    """
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.state: dict = {}
+        self.param_groups: list = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of "
+                f"Tensors or dicts, but got {type(params).__name__}"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def add_param_group(self, param_group):
+        """Add a group of parameters (a dict with ``"params"`` and optional hyperparameters)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        offset = sum(len(g["params"]) for g in self.param_groups)
+        known = {id(p) for g in self.param_groups for p in g["params"]}
+        for i, p in enumerate(group["params"]):
+            where = f"parameter {offset + i}"
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"optimizer can only optimize Tensors, but {where} is a {type(p).__name__}"
+                )
+            if not p.is_leaf:
+                raise ValueError(
+                    f"can't optimize a non-leaf Tensor ({where}, shape "
+                    f"{tuple(p.shape)}, is the output of {p.grad_fn.name()}); "
+                    "optimize the leaf it was computed from, or .detach() it and "
+                    "call .requires_grad_()"
+                )
+            if not p.dtype.is_floating_point:
+                raise ValueError(
+                    f"can't optimize a Tensor of dtype {p.dtype} ({where}); "
+                    "parameters must be floating point"
+                )
+            if id(p) in known:
+                raise ValueError(
+                    f"some parameters appear in more than one parameter group ({where})"
+                )
+            known.add(id(p))
+        for k, v in self.defaults.items():
+            if v is required and k not in group:
+                raise ValueError(
+                    f"parameter group didn't specify a value of required optimization parameter {k}"
+                )
+            group.setdefault(k, v)
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        """Reset the gradients of all parameters: to None (default) or to zeros in place."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    gr = p.grad
+                    if gr.grad_fn is not None:
+                        gr = p.grad = gr.detach()
+                    gr.zero_()
+
+    def step(self, closure=None):
+        """Update the parameters once (implemented by each optimizer)."""
+        raise NotImplementedError
+
+    def _closure(self, closure):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    def _state(self, p):
+        s = self.state.get(p)
+        if s is None:
+            s = self.state[p] = {}
+        return s
+
+    # ------------------------------------------------------------------ state dicts
+
+    def state_dict(self):
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+
+        Parameters are numbered in group order; the state's tensors are references (save
+        them with ``gpugrad.save``).
+        """
+        index, groups, n = {}, [], 0
+        for g in self.param_groups:
+            packed = {k: v for k, v in g.items() if k != "params"}
+            packed["params"] = list(range(n, n + len(g["params"])))
+            for i, p in zip(packed["params"], g["params"]):
+                index[id(p)] = i
+            n += len(g["params"])
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore hyperparameters and state from ``state_dict()``'s output (copied onto each
+        parameter's device; floating state cast to the parameter's dtype)."""
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved)} parameter group(s), but the "
+                f"optimizer has {len(self.param_groups)}"
+            )
+        for i, (g, s) in enumerate(zip(self.param_groups, saved)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group ({i}) of "
+                    f"{len(s['params'])} parameters, but the optimizer's group has "
+                    f"{len(g['params'])}"
+                )
+        by_index = {}
+        for g, s in zip(self.param_groups, saved):
+            by_index.update(zip(s["params"], g["params"]))
+        self.state = {}
+        for key, st in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(
+                    f"loaded state dict has state for parameter {key}, which the "
+                    "optimizer does not have"
+                )
+            self.state[p] = {k: _like(p, k, v) for k, v in st.items()}
+        for g, s in zip(self.param_groups, saved):
+            g.update({k: v for k, v in s.items() if k != "params"})
+
+    def __repr__(self):
+        s = type(self).__name__ + " ("
+        for i, g in enumerate(self.param_groups):
+            s += f"\nParameter Group {i}"
+            for k in sorted(g):
+                if k != "params":
+                    s += f"\n    {k}: {g[k]}"
+        return s + "\n)"
+
+
+def _like(p, key, v):
+    """A copy of state value `v` on `p`'s device (floating tensors in `p`'s dtype)."""
+    if not isinstance(v, Tensor):
+        return v
+    dt = p.dtype if v.dtype.is_floating_point and key != "step" else v.dtype
+    return _tensor(v.detach(), dtype=dt, device=p.device)

@@ -1,0 +1,23 @@
+"""Datasets and batch loading, as ``torch.utils.data``.
+
+Example::
+
+    from gpugrad.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True, generator=0)
+    for xb, yb in loader:
+        ...
+"""
+
+from .dataloader import DataLoader, Generator, default_collate
+from .dataset import Dataset, Subset, TensorDataset, random_split
+
+__all__ = [
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "random_split",
+    "DataLoader",
+    "Generator",
+    "default_collate",
+]

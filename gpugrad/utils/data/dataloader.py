@@ -1,0 +1,171 @@
+"""``DataLoader``: batches of a dataset as tensors, optionally shuffled and placed on a device."""
+
+from __future__ import annotations
+
+import math
+
+from ... import backend as B
+from ...factories import arange, as_tensor, randperm, tensor
+from ...ops.shape import stack
+from ...tensor import Tensor
+from .dataset import TensorDataset
+
+
+class Generator:
+    """A seedable source of shuffling orders for ``DataLoader`` and ``random_split``
+    (independent of ``gpugrad.manual_seed``), as ``torch.Generator`` is used there.
+
+    Example::
+
+        g = Generator().manual_seed(0)
+        loader = DataLoader(ds, batch_size=32, shuffle=True, generator=g)
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = B.as_device(device)
+        self._seed = None
+        self._rng = B.numpy.random.default_rng()
+
+    def manual_seed(self, seed):
+        """Reset the generator to the stream of `seed`; returns self."""
+        self._seed = int(seed)
+        self._rng = B.numpy.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The generator's state (a dict of plain Python values: ``gpugrad.save`` can store it)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        self._rng.bit_generator.state = state
+        return self
+
+    def randperm(self, n):
+        """A random permutation of 0..n-1 as an int64 CPU tensor."""
+        return as_tensor(self._rng.permutation(n).astype(B.int64.np))
+
+
+def _generator(generator):
+    if generator is None or isinstance(generator, Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return Generator().manual_seed(generator)
+    raise TypeError(
+        f"generator must be None, an int seed or a gpugrad.utils.data.Generator, got "
+        f"{type(generator).__name__}"
+    )
+
+
+def _permutation(n, generator):
+    g = _generator(generator)
+    return randperm(n) if g is None else g.randperm(n)
+
+
+def default_collate(batch):
+    """Combine a list of samples into a batch: tensors are stacked, numbers become a tensor,
+    tuples, lists and dicts are collated field by field, strings stay a list.
+
+    Example::
+
+        >>> default_collate([(gpugrad.zeros(2), 1), (gpugrad.ones(2), 0)])
+        (tensor([[0., 0.],
+                [1., 1.]]), tensor([1, 0]))
+    """
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        return stack([b.detach() for b in batch])
+    if isinstance(elem, B.ndarray):
+        return as_tensor(B.numpy.stack(batch))
+    if isinstance(elem, (bool, int, float, B.numpy.generic)):
+        return tensor(list(batch))
+    if isinstance(elem, str):
+        return list(batch)
+    if isinstance(elem, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in elem}
+    if isinstance(elem, (tuple, list)):
+        if any(len(b) != len(elem) for b in batch):
+            raise RuntimeError("default_collate: each element in the batch should be of equal size")
+        fields = [default_collate(list(f)) for f in zip(*batch)]
+        return tuple(fields) if isinstance(elem, tuple) else fields
+    raise TypeError(
+        f"default_collate: don't know how to batch samples of type {type(elem).__name__}"
+    )
+
+
+def _to(batch, device):
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, tuple):
+        return tuple(_to(b, device) for b in batch)
+    if isinstance(batch, list):
+        return [_to(b, device) for b in batch]
+    if isinstance(batch, dict):
+        return {k: _to(v, device) for k, v in batch.items()}
+    return batch
+
+
+class DataLoader:
+    """Iterate over `dataset` in batches of `batch_size`.
+
+    Every sample appears exactly once per epoch (``drop_last`` drops a short last batch).
+    ``shuffle=True`` draws a new order each epoch, from `generator` (a ``Generator`` or an int
+    seed) or else from gpugrad's global generator (``gpugrad.manual_seed``). Batches are moved
+    to `device` when given. A ``TensorDataset`` is batched by indexing each tensor once with an
+    integer index tensor (one gather per batch, on the tensor's own device); other datasets go
+    sample by sample through `collate_fn` (``default_collate``).
+
+    Example::
+
+        >>> loader = DataLoader(TensorDataset(gpugrad.arange(5)), batch_size=2)
+        >>> [b.tolist() for (b,) in loader]
+        [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size=1,
+        shuffle=False,
+        drop_last=False,
+        generator=None,
+        device=None,
+        collate_fn=None,
+    ):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.generator = _generator(generator)
+        self.device = None if device is None else B.as_device(device)
+        self.collate_fn = collate_fn
+
+    def __len__(self):
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _order(self, n):
+        return _permutation(n, self.generator) if self.shuffle else arange(n)
+
+    def __iter__(self):
+        n, bs = len(self.dataset), self.batch_size
+        stops = range(bs, (n if self.drop_last else n + bs - 1) + 1, bs)
+        order = self._order(n)
+        if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
+            ts = self.dataset.tensors
+            on = {t.device: None for t in ts}
+            on = {d: order.to(d) for d in on}  # one index copy per device and epoch
+            for stop in stops:
+                start, stop = stop - bs, min(stop, n)
+                batch = tuple(t[on[t.device][start:stop]] for t in ts)
+                yield batch if self.device is None else _to(batch, self.device)
+            return
+        order = order.tolist()
+        collate = self.collate_fn or default_collate
+        for stop in stops:
+            batch = collate([self.dataset[i] for i in order[stop - bs : min(stop, n)]])
+            yield batch if self.device is None else _to(batch, self.device)
