@@ -17,6 +17,7 @@ from . import (  # noqa: E402
     numerical,
     optim,
     utils,
+    viz,
 )
 from . import backend as _B
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -68,6 +69,7 @@ from .ops import *  # noqa: F403
 from .ops import all, any, max, min, sum  # noqa: A004 - torch's names
 from .serialization import load, save
 from .tensor import Size, Tensor, is_tensor  # noqa: I001
+from .utils.data import Generator
 
 bool = _B.bool_  # noqa: A001 - torch's name
 half, float, double = float16, float32, float64  # noqa: A001

@@ -422,10 +422,14 @@ def manual_seed(seed: int):
     return seed
 
 
-def random(kind, shape, np_dt, dev: device, op, **kw):
-    """Random arrays from the device's generator: kind is 'rand', 'randn' or 'randint'."""
+def random(kind, shape, np_dt, dev: device, op, generator=None, **kw):
+    """Random arrays from the device's generator (or `generator`, a ``gpugrad.Generator`` on
+    the CPU): kind is 'rand', 'randn' or 'randint'."""
+    if generator is not None and dev.type != "cpu":
+        raise NotImplementedError(f"{op}: generator= is supported for CPU tensors only; seed the "
+                                  "GPU generator with gpugrad.manual_seed instead")
     if dev.type == "cpu":
-        g = _rng[0]
+        g = _rng[0] if generator is None else generator._rng
         if kind == "rand":
             return g.random(shape, dtype=np.float64).astype(np_dt, copy=False)
         if kind == "randn":

@@ -209,9 +209,9 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(a, requires_grad)
 
 
-def _random(kind, size, dtype, device, requires_grad, **kw):
+def _random(kind, size, dtype, device, requires_grad, generator=None, **kw):
     dev = B.as_device(device)
-    return _finish(B.random(kind, size, dtype.np, dev, kind, **kw), requires_grad)
+    return _finish(B.random(kind, size, dtype.np, dev, kind, generator, **kw), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
@@ -219,7 +219,7 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise TypeError(f"rand: expected a floating-point dtype, got {dt}")
-    return _random("rand", _size("rand", size), dt, device, requires_grad)
+    return _random("rand", _size("rand", size), dt, device, requires_grad, generator)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
@@ -227,7 +227,7 @@ def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise TypeError(f"randn: expected a floating-point dtype, got {dt}")
-    return _random("randn", _size("randn", size), dt, device, requires_grad)
+    return _random("randn", _size("randn", size), dt, device, requires_grad, generator)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False,
@@ -242,7 +242,7 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
     if high <= low:
         raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
     return _random("randint", _size("randint", tuple(size)), _dtype(dtype, B.int64), device,
-                   requires_grad, low=low, high=high)
+                   requires_grad, generator, low=low, high=high)
 
 
 def randn_like(input, dtype=None, device=None, requires_grad=False):
@@ -255,9 +255,9 @@ def rand_like(input, dtype=None, device=None, requires_grad=False):
                 requires_grad=requires_grad)
 
 
-def randperm(n, dtype=None, device=None):
+def randperm(n, dtype=None, device=None, generator=None):
     """A random permutation of 0..n-1."""
-    idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm")
+    idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
     return _wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
 
 

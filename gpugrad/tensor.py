@@ -359,6 +359,18 @@ class Tensor:
             return format(self.item(), spec)
         return repr(self)
 
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("deepcopy: only leaf tensors (made by the user, not by an op) "
+                               "support deepcopy; use .detach() or .clone() first")
+        t = _wrap(self._data.copy())
+        t._rg = self._rg
+        memo[id(self)] = t
+        g = self.grad
+        if g is not None:
+            t._grad = g.__deepcopy__(memo)
+        return t
+
     def __reduce__(self):
         raise TypeError("gpugrad tensors are not pickled; use gpugrad.save / .numpy()")
 

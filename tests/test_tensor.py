@@ -286,3 +286,28 @@ def test_manual_seed_reproduces(make):
     c = val(make())
     np.testing.assert_array_equal(a, c)
     assert not np.array_equal(a, b)
+
+
+def test_random_factories_honour_a_generator():
+    g1 = gg.Generator().manual_seed(7)
+    a = [gg.rand(3, generator=g1), gg.randn(2, generator=g1), gg.randint(0, 9, (4,), generator=g1)]
+    g2 = gg.Generator().manual_seed(7)
+    b = [gg.rand(3, generator=g2), gg.randn(2, generator=g2), gg.randint(0, 9, (4,), generator=g2)]
+    for x, y in zip(a, b):
+        assert x.tolist() == y.tolist()
+    gg.manual_seed(7)
+    assert gg.rand(3).tolist() != gg.rand(3, generator=gg.Generator().manual_seed(8)).tolist()
+
+
+def test_deepcopy_copies_a_leaf_and_refuses_a_non_leaf():
+    import copy
+
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    y = copy.deepcopy(x)
+    assert y is not x and y.requires_grad and y.tolist() == [1.0, 2.0]
+    assert y.grad.tolist() == [2.0, 4.0] and y.grad is not x.grad
+    y.detach().add_(1.0)  # the copy has its own storage
+    assert x.tolist() == [1.0, 2.0]
+    with pytest.raises(RuntimeError, match="deepcopy"):
+        copy.deepcopy(x * 2)

@@ -37,8 +37,11 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
             return ts[0] * d(args[0], out, *params)
         save = ((0,),) if uses in ("x", "both") else ((),)
         save_out = uses in ("out", "both")
-    op = defop(name, fwd, vjp, jvp, save=save, save_out=save_out)
+    return _public1(defop(name, fwd, vjp, jvp, save=save, save_out=save_out), floating, doc)
 
+
+def _public1(op, floating, doc):
+    """The public function of a one-input op (integers promoted to float when `floating`)."""
     if floating:
         def public(input):
             if input._data.dtype.kind != "f":
@@ -47,7 +50,7 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
     else:
         def public(input):
             return apply1(op, input)
-    public.__name__ = public.__qualname__ = name
+    public.__name__ = public.__qualname__ = op.name
     public.__doc__ = doc
     return public
 
@@ -540,12 +543,11 @@ def to_dtype(input, dtype):
 
 def _nograd(name, fwd, n_in=2, doc=""):
     op = defop(name, fwd)
-    if n_in == 2:
-        def public(input, other):
-            return apply2(op, input, other)
-    else:
-        def public(input):
-            return apply1(op, input)
+    if n_in == 1:
+        return _public1(op, False, doc)
+
+    def public(input, other):
+        return apply2(op, input, other)
     public.__name__ = public.__qualname__ = name
     public.__doc__ = doc
     return public

@@ -52,13 +52,18 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
 
     Example: ``gpugrad.tensor([[1., 2.], [3., 4.]]).sum(0)`` -> tensor([4., 6.])
     """
+    return _accumulate(SUM, input, dim, keepdim, dtype)
+
+
+def _accumulate(op, input, dim, keepdim, dtype):
+    """Run sum or prod: optional cast, dims normalised, bools counted as int64 (as torch)."""
     if dtype is not None:
         input = input.to(dtype)
     x_shape = input._data.shape
-    dims = norm_dims("sum", dim, len(x_shape))
+    dims = norm_dims(op.name, dim, len(x_shape))
     if input._data.dtype.kind == "b":
         input = input.to(B.int64)
-    return apply1(SUM, input, (dims, keepdim, x_shape))
+    return apply1(op, input, (dims, keepdim, x_shape))
 
 
 # ----------------------------------------------------------------------------- prod
@@ -99,15 +104,9 @@ PROD = defop("prod", lambda xp, x, dims, keepdim, shape: xp.prod(x, axis=dims, k
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over `dim` (one dim, or all when None); the gradient is exact when entries are 0."""
-    if dtype is not None:
-        input = input.to(dtype)
-    x_shape = input._data.shape
     if dim is not None and not isinstance(dim, int):
         raise TypeError(f"prod: dim must be an int or None, got {dim!r}")
-    dims = norm_dims("prod", dim, len(x_shape))
-    if input._data.dtype.kind == "b":
-        input = input.to(B.int64)
-    return apply1(PROD, input, (dims, keepdim, x_shape))
+    return _accumulate(PROD, input, dim, keepdim, dtype)
 
 
 # ----------------------------------------------------------------------------- amax, amin

@@ -648,33 +648,24 @@ def scatter_add(input, dim, index, src):
 # ----------------------------------------------------------------------------- copies, devices
 
 
-def _clone_vjp(n, g):
+def _identity_vjp(n, g):
     return (g,)
 
 
-def _clone_jvp(ts, out, args, params):
+def _identity_jvp(ts, out, args, params):
     return ts[0]
 
 
-CLONE = defop("clone", lambda xp, x: x.copy(), _clone_vjp, _clone_jvp)
+CLONE = defop("clone", lambda xp, x: x.copy(), _identity_vjp, _identity_jvp)
+
+# The identity, sharing storage: a second tensor object at the same place in the graph
+# (what forward_ad's make_dual and unpack_dual hand out for tensors that require grad).
+ALIAS = defop("alias", lambda xp, x: x.view(), _identity_vjp, _identity_jvp)
 
 
 def clone(input):
     """A copy with its own storage (gradients flow through)."""
     return apply1(CLONE, input)
-
-
-def _alias_vjp(n, g):
-    return (g,)
-
-
-def _alias_jvp(ts, out, args, params):
-    return ts[0]
-
-
-# The identity, sharing storage: a second tensor object at the same place in the graph
-# (what forward_ad's make_dual and unpack_dual hand out for tensors that require grad).
-ALIAS = defop("alias", lambda xp, x: x.view(), _alias_vjp, _alias_jvp)
 
 
 def alias(input):
