@@ -361,6 +361,22 @@ def _stack(parts, dim, shape, like):
     return stack(parts, dim).reshape(shape)
 
 
+def _jacobians(argnums, parts, ospec, outs, inputs, pieces, dim):
+    """The nest of Jacobians (outputs outside, inputs inside), each ``o.shape + x.shape``.
+
+    ``pieces(m, j)`` lists the block of output leaf m and input leaf j element by element:
+    rows (``dim=0``: vjps, in the input's dtype) or columns (``dim=-1``: jvps, in the output's).
+    """
+    jacs = []
+    for m, o in enumerate(outs):
+        per_input = [
+            _stack(pieces(m, j), dim, tuple(o.shape) + tuple(x.shape), x if dim == 0 else o)
+            for j, x in enumerate(inputs)
+        ]
+        jacs.append(_pack(argnums, parts, per_input))
+    return _unflatten(ospec, jacs)
+
+
 def jacrev(func, argnums=0, has_aux=False):
     """The Jacobian of `func` w.r.t. argument `argnums` by reverse mode: a vjp per output element.
 
@@ -385,15 +401,14 @@ def jacrev(func, argnums=0, has_aux=False):
             _tensors("jacrev", "the outputs of f", outs)
             inputs = [x for leaves, _ in parts for x in leaves]
             create = _need_graph(outs, made)
-            jacs = []
-            for o in outs:
-                rows = [_grads([o], [_one_hot(k, o)], inputs, create) for k in range(o.numel())]
-                per_input = [
-                    _stack([r[j] for r in rows], 0, tuple(o.shape) + tuple(x.shape), x)
-                    for j, x in enumerate(inputs)
-                ]
-                jacs.append(_pack(argnums, parts, per_input))
-            result = _unflatten(ospec, jacs)
+            # rows[m][k][j]: the gradient w.r.t. input j of element k of output m
+            rows = [
+                [_grads([o], [_one_hot(k, o)], inputs, create) for k in range(o.numel())]
+                for o in outs
+            ]
+            result = _jacobians(
+                argnums, parts, ospec, outs, inputs, lambda m, j: [r[j] for r in rows[m]], 0
+            )
             return _finish((result, aux) if has_aux else result, made)
 
     return wrapper
@@ -495,14 +510,9 @@ def jacfwd(func, argnums=0, has_aux=False):
             if out is None:  # every input is empty: evaluate once for the output shapes
                 o, aux = call()
                 out, ospec = _flatten(o)
-            jacs = []
-            for m, o in enumerate(out):
-                per_input = [
-                    _stack([c[m] for c in cols[j]], -1, tuple(o.shape) + tuple(x.shape), o)
-                    for j, x in enumerate(inputs)
-                ]
-                jacs.append(_pack(argnums, parts, per_input))
-            result = _unflatten(ospec, jacs)
+            result = _jacobians(
+                argnums, parts, ospec, out, inputs, lambda m, j: [c[m] for c in cols[j]], -1
+            )
             return _finish((result, aux) if has_aux else result, made)
 
     return wrapper

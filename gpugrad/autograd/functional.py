@@ -141,10 +141,23 @@ def _grad(outputs, inputs, grad_outputs, create_graph, strict, message):
     return tuple(res)
 
 
-def _scalar_output(name, out):
+_INDEPENDENT = "The output of the user-provided function is independent of input {i}."
+
+
+def _value_and_grad(name, func, inputs, strict):
+    """``(out, d out / d inputs)`` of scalar `func`, the gradient recorded (differentiable)."""
+    out = func(*inputs)
     if not _is_tensor(out) or out.numel() != 1:
         raise RuntimeError(f"{name}: the function must return a tensor with a single element")
-    return out
+    return out, _grad([out], inputs, [ones_like(out)], True, strict, _INDEPENDENT)
+
+
+def _double_backward(outputs, inputs, v, create_graph, strict, vjp_message, jvp_message):
+    """J v, with J the Jacobian of `outputs` w.r.t. `inputs`, by reverse mode only: the gradient,
+    w.r.t. a dummy cotangent u, of <u^T J, v>."""
+    us = tuple(zeros_like(o).requires_grad_() for o in outputs)
+    ujs = _grad(outputs, inputs, us, True, strict, vjp_message)
+    return _grad(ujs, us, v, create_graph, strict, jvp_message)
 
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
@@ -163,14 +176,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         inputs = _prepare(inputs, create_graph)
         out_tuple, outputs = _as_tuple("vjp", "outputs of the function", func(*inputs))
         v = _default_v("vjp", v, outputs, "output")
-        res = _grad(
-            outputs,
-            inputs,
-            v,
-            create_graph,
-            strict,
-            "The output of the user-provided function is independent of input {i}.",
-        )
+        res = _grad(outputs, inputs, v, create_graph, strict, _INDEPENDENT)
     return (
         _unpack(_finish(outputs, create_graph), out_tuple),
         _unpack(_finish(res, create_graph), in_tuple),
@@ -194,21 +200,13 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
         out_tuple, outputs = _as_tuple("jvp", "outputs of the function", func(*inputs))
-        us = tuple(zeros_like(o).requires_grad_() for o in outputs)
-        ujs = _grad(
+        res = _double_backward(
             outputs,
             inputs,
-            us,
-            True,
-            strict,
-            "The output of the user-provided function is independent of input {i}.",
-        )
-        res = _grad(
-            ujs,
-            us,
             v,
             create_graph,
             strict,
+            _INDEPENDENT,
             "The Jacobian-vector product of output {i} is independent of the inputs.",
         )
     return (
@@ -317,15 +315,7 @@ def _gradient_fn(name, func, strict):
     """inputs -> the gradient of scalar `func`, recorded so that it can be differentiated."""
 
     def gradient(*inputs):
-        out = _scalar_output(name, func(*inputs))
-        return _grad(
-            [out],
-            inputs,
-            [ones_like(out)],
-            True,
-            strict,
-            "The output of the user-provided function is independent of input {i}.",
-        )
+        return _value_and_grad(name, func, inputs, strict)[1]
 
     return gradient
 
@@ -370,28 +360,7 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
         >>> vhp(lambda x: (x ** 3).sum(), gpugrad.tensor([1.0, 2.0]), gpugrad.tensor([1.0, 1.0]))
         (tensor(9.), tensor([ 6., 12.]))
     """
-    in_tuple, inputs = _as_tuple("vhp", "inputs", inputs)
-    v = _default_v("vhp", v, inputs, "input")
-    with enable_grad():
-        inputs = _prepare(inputs, create_graph)
-        out = _scalar_output("vhp", func(*inputs))
-        jac = _grad(
-            [out],
-            inputs,
-            [ones_like(out)],
-            True,
-            strict,
-            "The output of the user-provided function is independent of input {i}.",
-        )
-        res = _grad(
-            jac,
-            inputs,
-            v,
-            create_graph,
-            strict,
-            "The Hessian of the user-provided function is independent of input {i}.",
-        )
-    return _finish(out, create_graph), _unpack(_finish(res, create_graph), in_tuple)
+    return _hessian_product("vhp", func, inputs, v, create_graph, strict)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -406,34 +375,19 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
         >>> hvp(lambda x: (x ** 3).sum(), gpugrad.tensor([1.0, 2.0]), gpugrad.tensor([1.0, 0.0]))
         (tensor(9.), tensor([6., 0.]))
     """
-    in_tuple, inputs = _as_tuple("hvp", "inputs", inputs)
-    v = _default_v("hvp", v, inputs, "input")
+    return _hessian_product("hvp", func, inputs, v, create_graph, strict)
+
+
+def _hessian_product(name, func, inputs, v, create_graph, strict):
+    """``(func(inputs), H v)`` for `hvp`, ``(func(inputs), v^T H)`` for `vhp`."""
+    in_tuple, inputs = _as_tuple(name, "inputs", inputs)
+    v = _default_v(name, v, inputs, "input")
     with enable_grad():
         inputs = _prepare(inputs, create_graph)
-        out = _scalar_output("hvp", func(*inputs))
-        jac = _grad(
-            [out],
-            inputs,
-            [ones_like(out)],
-            True,
-            strict,
-            "The output of the user-provided function is independent of input {i}.",
-        )
-        us = tuple(zeros_like(x).requires_grad_() for x in inputs)
-        hu = _grad(
-            jac,
-            inputs,
-            us,
-            True,
-            strict,
-            "The Hessian of the user-provided function is independent of input {i}.",
-        )
-        res = _grad(
-            hu,
-            us,
-            v,
-            create_graph,
-            strict,
-            "The Hessian of the user-provided function is independent of input {i}.",
-        )
+        out, jac = _value_and_grad(name, func, inputs, strict)
+        msg = "The Hessian of the user-provided function is independent of input {i}."
+        if name == "hvp":
+            res = _double_backward(jac, inputs, v, create_graph, strict, msg, msg)
+        else:  # v^T H: the gradient of <grad, v>
+            res = _grad(jac, inputs, v, create_graph, strict, msg)
     return _finish(out, create_graph), _unpack(_finish(res, create_graph), in_tuple)

@@ -10,43 +10,9 @@ Example::
     loss.backward()
 """
 
-from . import functional, init
+from . import functional, init, modules
 from .module import Module
-from .modules import (
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    Dropout,
-    Flatten,
-    Identity,
-    L1Loss,
-    Linear,
-    ModuleList,
-    MSELoss,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softplus,
-    Tanh,
-)
+from .modules import *  # noqa: F403 - the layers, containers and losses of modules.__all__
 from .parameter import Parameter
 
-__all__ = [
-    "functional",
-    "init",
-    "Module",
-    "Parameter",
-    "Linear",
-    "Identity",
-    "Flatten",
-    "Dropout",
-    "ReLU",
-    "Tanh",
-    "Sigmoid",
-    "Softplus",
-    "Sequential",
-    "ModuleList",
-    "MSELoss",
-    "L1Loss",
-    "CrossEntropyLoss",
-    "BCEWithLogitsLoss",
-]
+__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__]

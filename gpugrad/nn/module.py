@@ -6,6 +6,7 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..autograd.grad_mode import no_grad
+from ..optim.optimizer import _zero_grads
 from ..tensor import Tensor, parse_to
 from .parameter import Parameter
 
@@ -272,16 +273,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every parameter: to None (default) or to zeros."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                g = p.grad
-                if g.grad_fn is not None:
-                    g = p.grad = g.detach()
-                g.zero_()
+        _zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ devices and dtypes
 

@@ -132,7 +132,22 @@ class Softplus(Module):
 # ----------------------------------------------------------------------------- containers
 
 
-class Sequential(Module):
+class _Container(Module):
+    """What Sequential and ModuleList share: length, iteration in order, append."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        """Add `module` at the end; returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_Container):
     """Modules applied one after another; indexable like a list.
 
     Example::
@@ -164,17 +179,6 @@ class Sequential(Module):
             return Sequential(OrderedDict(mods[idx]))
         return mods[_index(idx, len(mods))][1]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        """Add `module` at the end; returns self."""
-        self.add_module(str(len(self)), module)
-        return self
-
 
 def _index(idx, n):
     idx = int(idx)
@@ -183,7 +187,7 @@ def _index(idx, n):
     return idx % n
 
 
-class ModuleList(Module):
+class ModuleList(_Container):
     """A list of modules whose parameters the parent module sees.
 
     Example::
@@ -204,17 +208,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self))), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        """Add `module` at the end; returns self."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         """Add each of `modules` at the end; returns self."""
