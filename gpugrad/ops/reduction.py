@@ -30,6 +30,20 @@ def _count(shape, dims):
     return n
 
 
+def _weighted(w):
+    """vjp and jvp of a reduction whose derivative is a weight field ``w(x, out, dims, keepdim)``
+    over its input: vjp is ``expand(g) * w``, jvp is ``sum(t * w)`` (one formula, both modes)."""
+    def vjp(n, g):
+        dims, keepdim, x_shape = n.params
+        return (_expand_back(g, x_shape, dims, keepdim) * w(n.saved[0], n.out(), dims, keepdim),)
+
+    def jvp(ts, out, args, params):
+        dims, keepdim, _ = params
+        return sum(ts[0] * w(args[0], out, dims, keepdim), dims, keepdim)
+
+    return vjp, jvp
+
+
 # ----------------------------------------------------------------------------- sum
 
 
@@ -87,19 +101,8 @@ def _where(c, a, b):
     return where(c, a, b)
 
 
-def _prod_vjp(n, g):
-    dims, keepdim, x_shape = n.params
-    x = n.saved[0]
-    return (_expand_back(g, x_shape, dims, keepdim) * _prod_grad(x, n.out(), dims, keepdim),)
-
-
-def _prod_jvp(ts, out, args, params):
-    dims, keepdim, _ = params
-    return sum(ts[0] * _prod_grad(args[0], out, dims, keepdim), dims, keepdim)
-
-
 PROD = defop("prod", lambda xp, x, dims, keepdim, shape: xp.prod(x, axis=dims, keepdims=keepdim),
-             _prod_vjp, _prod_jvp, save=((0,),), save_out=True)
+             *_weighted(_prod_grad), save=((0,),), save_out=True)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
@@ -120,17 +123,6 @@ def _ext_weights(x, out, dims, keepdim):
     return m / m.sum(dims, keepdim=True)
 
 
-def _ext_vjp(n, g):
-    dims, keepdim, x_shape = n.params
-    return (_expand_back(g, x_shape, dims, keepdim) * _ext_weights(n.saved[0], n.out(), dims,
-                                                                   keepdim),)
-
-
-def _ext_jvp(ts, out, args, params):
-    dims, keepdim, _ = params
-    return sum(ts[0] * _ext_weights(args[0], out, dims, keepdim), dims, keepdim)
-
-
 def _ext_fwd(fn):
     def fwd(xp, x, dims, keepdim, shape):
         if x.size == 0 and _count(shape, dims or range(len(shape))) == 0:
@@ -139,8 +131,8 @@ def _ext_fwd(fn):
     return fwd
 
 
-AMAX = defop("amax", _ext_fwd("amax"), _ext_vjp, _ext_jvp, save=((0,),), save_out=True)
-AMIN = defop("amin", _ext_fwd("amin"), _ext_vjp, _ext_jvp, save=((0,),), save_out=True)
+AMAX = defop("amax", _ext_fwd("amax"), *_weighted(_ext_weights), save=((0,),), save_out=True)
+AMIN = defop("amin", _ext_fwd("amin"), *_weighted(_ext_weights), save=((0,),), save_out=True)
 
 
 def amax(input, dim=None, keepdim=False):
@@ -166,19 +158,8 @@ def _norm_dir(x, out, dims, keepdim):
     return _where(zero, 0.0, x / _where(zero, 1.0, out))
 
 
-def _norm_vjp(n, g):
-    dims, keepdim, x_shape = n.params
-    return (_expand_back(g, x_shape, dims, keepdim) * _norm_dir(n.saved[0], n.out(), dims,
-                                                                keepdim),)
-
-
-def _norm_jvp(ts, out, args, params):
-    dims, keepdim, _ = params
-    return sum(ts[0] * _norm_dir(args[0], out, dims, keepdim), dims, keepdim)
-
-
 NORM = defop("norm", lambda xp, x, dims, keepdim, shape: xp.sqrt(
-    xp.sum(x * x, axis=dims, keepdims=keepdim)), _norm_vjp, _norm_jvp, save=((0,),),
+    xp.sum(x * x, axis=dims, keepdims=keepdim)), *_weighted(_norm_dir), save=((0,),),
     save_out=True)
 
 
