@@ -18,6 +18,7 @@ from ..tensor import Tensor, _wrap
 OPS: dict = {}
 
 _XP = B._XP
+_ndarray = B.ndarray
 
 
 class Op:
@@ -220,7 +221,7 @@ def apply1(op, x, params=()):
         out = op.fwd(_XP[type(xd)], xd, *params)
     except Exception as exc:
         raise op_error(op.name, exc, (x,)) from None
-    if type(out) not in _XP:
+    if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
         out = _XP[type(xd)].asarray(out)
     t = _wrap(out)
     if x._rg and op.vjp is not None and state.grad_enabled:
@@ -269,10 +270,11 @@ def apply2(op, a, b, params=()):
         ad = a._data
         if isinstance(b, Tensor):
             bd = b._data
-            if type(ad) is not type(bd) or (type(ad) is not B.ndarray
-                                            and not B.same_device(ad, bd)):
+            ta = type(ad)
+            if ta is not type(bd) or (ta is not _ndarray and not B.same_device(ad, bd)):
                 raise device_error(op.name, a, b)
-            if ad.dtype != bd.dtype:
+            da, db = ad.dtype, bd.dtype
+            if da is not db and da != db:
                 a, b = promote(op.name, a, b)
                 ad, bd = a._data, b._data
             rg = a._rg or b._rg
@@ -292,7 +294,7 @@ def apply2(op, a, b, params=()):
         out = op.fwd(xp, ad, bd, *params)
     except Exception as exc:
         raise op_error(op.name, exc, (a, b)) from None
-    if type(out) not in _XP:
+    if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
         out = xp.asarray(out)
     t = _wrap(out)
     if rg and op.vjp is not None and state.grad_enabled:
