@@ -44,21 +44,25 @@ def chain_torch(torch):
     return run
 
 
-def best(fn, n, size, repeat):
-    fn(n, size)
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
+def best(fns, n, size, repeat):
+    """Best time per op of each function; rounds interleave the functions, so that a slow
+    spell of a shared machine hits all of them alike."""
+    for fn in fns:
         fn(n, size)
-        times.append(time.process_time() - t0)
-    return min(times) / n * 1e6
+    times = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, ts in zip(fns, times):
+            t0 = time.process_time()
+            fn(n, size)
+            ts.append(time.process_time() - t0)
+    return [min(ts) / n * 1e6 for ts in times]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, nargs="+", default=[1, 100])
     p.add_argument("--ops", type=int, default=1000)
-    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--repeat", type=int, default=21)
     args = p.parse_args(argv)
     rows = [("gpugrad (forward + backward)", chain_gpugrad),
             ("numpy (forward only)", chain_numpy)]
@@ -71,8 +75,8 @@ def main(argv=None):
         pass
     for size in args.size:
         print(f"{args.ops}-op chain on {size}-element float64 tensors, best of {args.repeat}:")
-        for name, fn in rows:
-            print(f"  {name:36s} {best(fn, args.ops, size, args.repeat):6.2f} us/op")
+        for (name, _), us in zip(rows, best([fn for _, fn in rows], args.ops, size, args.repeat)):
+            print(f"  {name:36s} {us:6.2f} us/op")
 
 
 if __name__ == "__main__":

@@ -9,16 +9,39 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from ..autograd.grad_mode import fw_levels, state
 from ..tensor import Tensor, _wrap
 from .registry import OPS, apply, apply1, apply2, defop, sum_to
 
 # ----------------------------------------------------------------------------- unary
 
 
-def _unary(name, fwd, d, uses="x", floating=True, doc=""):
-    """Register a unary primitive from its forward and local derivative ``d(x, out, *params)``.
+class _Math:
+    """The functions local derivatives call, at one level: gpugrad's ops on tensors (a graph is
+    recorded when one is being built), or the array module's on raw arrays (no graph)."""
 
-    `uses` says what `d` reads: "x", "out", "both", or None when the derivative is zero.
+    __slots__ = ("cos", "sin", "sign", "sigmoid")
+
+    def __init__(self, cos, sin, sign, sigmoid):
+        self.cos, self.sin, self.sign, self.sigmoid = cos, sin, sign, sigmoid
+
+
+_array_math: dict = {}
+
+
+def _math_of(xp):
+    m = _array_math.get(xp)
+    if m is None:
+        m = _array_math[xp] = _Math(xp.cos, xp.sin, xp.sign, lambda x: _sigmoid_fwd(xp, x))
+    return m
+
+
+def _unary(name, fwd, d, uses="x", floating=True, doc=""):
+    """Register a unary primitive from its forward and local derivative ``d(F, x, out, *params)``.
+
+    `uses` says what `d` reads: "x", "out", "both", or None when the derivative is zero. `d` is
+    written with operators and ``F.cos``-style calls, so the one formula runs on tensors (for
+    higher order and forward mode) and, when no graph is being built, on the raw arrays.
     """
     if d is None:
         def vjp(n, g):
@@ -28,15 +51,24 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
             return _zeros(ts[0])
         save, save_out = None, False
     else:
-        def vjp(n, g):
-            x = n.saved[0] if n.saved is not None else None
-            out = n.out() if n.op.save_out else None
-            return (g * d(x, out, *n.params),)
-
-        def jvp(ts, out, args, params):
-            return ts[0] * d(args[0], out, *params)
         save = ((0,),) if uses in ("x", "both") else ((),)
         save_out = uses in ("out", "both")
+
+        def vjp(n, g):
+            saved = n.saved
+            if state.grad_enabled or fw_levels[0]:
+                x = saved[0] if saved is not None else None
+                out = n.out() if save_out else None
+                return (g * d(_TENSOR_MATH, x, out, *n.params),)
+            # No graph to build: the same formula on arrays, one tensor for the result.
+            gd = g._data
+            xp = B._XP[type(gd)]
+            r = gd * d(_math_of(xp), saved[0]._data if saved is not None else None, n.out_data,
+                       *n.params)
+            return (_wrap(r if type(r) is type(gd) else xp.asarray(r)),)
+
+        def jvp(ts, out, args, params):
+            return ts[0] * d(_TENSOR_MATH, args[0], out, *params)
     return _public1(defop(name, fwd, vjp, jvp, save=save, save_out=save_out), floating, doc)
 
 
@@ -63,25 +95,25 @@ def _xp(t):
     return B._XP[type(t._data)]
 
 
-exp = _unary("exp", lambda xp, x: xp.exp(x), lambda x, out: out, "out",
+exp = _unary("exp", lambda xp, x: xp.exp(x), lambda F, x, out: out, "out",
              doc="Elementwise e**x. Example: ``gpugrad.exp(gpugrad.tensor([0.]))`` -> tensor([1.])")
-log = _unary("log", lambda xp, x: xp.log(x), lambda x, out: x.reciprocal(),
+log = _unary("log", lambda xp, x: xp.log(x), lambda F, x, out: 1 / x,
              doc="Natural logarithm, elementwise (``log(0) = -inf``).")
-log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda x, out: (x + 1).reciprocal(),
+log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda F, x, out: 1 / (x + 1),
                doc="log(1 + x), accurate for small x.")
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda x, out: out + 1, "out",
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda F, x, out: out + 1, "out",
                doc="exp(x) - 1, accurate for small x.")
-sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda x, out: 0.5 / out, "out",
+sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda F, x, out: 0.5 / out, "out",
               doc="Square root, elementwise (gradient inf at 0, as in PyTorch).")
-rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda x, out: -0.5 * out * out * out,
+rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda F, x, out: -0.5 * out * out * out,
                "out", doc="1 / sqrt(x), elementwise.")
-sin = _unary("sin", lambda xp, x: xp.sin(x), lambda x, out: x.cos(), doc="Sine, elementwise.")
-cos = _unary("cos", lambda xp, x: xp.cos(x), lambda x, out: -x.sin(), doc="Cosine, elementwise.")
-tan = _unary("tan", lambda xp, x: xp.tan(x), lambda x, out: 1 + out * out, "out",
+sin = _unary("sin", lambda xp, x: xp.sin(x), lambda F, x, out: F.cos(x), doc="Sine, elementwise.")
+cos = _unary("cos", lambda xp, x: xp.cos(x), lambda F, x, out: -F.sin(x), doc="Cosine, elementwise.")
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda F, x, out: 1 + out * out, "out",
              doc="Tangent, elementwise.")
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda x, out: 1 - out * out, "out",
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda F, x, out: 1 - out * out, "out",
               doc="Hyperbolic tangent, elementwise.")
-reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda x, out: -out * out, "out",
+reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda F, x, out: -out * out, "out",
                     doc="1 / x, elementwise.")
 
 
@@ -91,12 +123,12 @@ def _sigmoid_fwd(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda x, out: out * (1 - out), "out",
+sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1 - out), "out",
                  doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
 relu = _unary("relu", lambda xp, x: xp.maximum(x, 0),
-              lambda x, out: (out > 0).to(out.dtype), "out", floating=False,
+              lambda F, x, out: out > 0, "out", floating=False,
               doc="max(x, 0), elementwise; gradient 0 at 0, as in PyTorch.")
-abs = _unary("abs", lambda xp, x: xp.abs(x), lambda x, out: x.sign(), floating=False,
+abs = _unary("abs", lambda xp, x: xp.abs(x), lambda F, x, out: F.sign(x), floating=False,
              doc="Absolute value; gradient sign(x), 0 at 0.")
 sign = _unary("sign", lambda xp, x: xp.sign(x), None, floating=False,
               doc="-1, 0 or 1 by the sign of x (zero gradient).")
@@ -122,7 +154,7 @@ def _softplus_fwd(xp, x, beta, threshold):
 
 
 _softplus = _unary("softplus", _softplus_fwd,
-                   lambda x, out, beta, threshold: (x * beta).sigmoid())
+                   lambda F, x, out, beta, threshold: F.sigmoid(x * beta))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -135,8 +167,45 @@ def softplus(input, beta=1.0, threshold=20.0):
 softplus.__wrapped_op__ = _softplus
 
 
-def _neg_vjp(n, g):
+_TENSOR_MATH = _Math(cos, sin, sign, sigmoid)
+
+
+def _no_graph(n):
+    """True when a vjp may run on raw arrays: no graph is being built, no tangent to carry,
+    and no broadcasting to undo."""
+    return not (state.grad_enabled or fw_levels[0]) and n.shapes is None
+
+
+def _raw(v):
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _on_arrays(formula, n, g):
+    """Evaluate a vjp `formula(g, *saved, needs)` on the raw arrays; wrap each result once.
+    The results are new arrays (never `g` itself), so two gradients cannot alias."""
+    gd = g._data
+    tg = type(gd)
+    saved = n.saved
+    if saved is None:
+        rs = formula(gd, *((None,) * len(n.next)), n.needs, *n.params)
+    elif len(saved) == 2:
+        a, b = saved
+        rs = formula(gd, a._data if isinstance(a, Tensor) else a,
+                     b._data if isinstance(b, Tensor) else b, n.needs, *n.params)
+    else:
+        rs = formula(gd, *(_raw(v) for v in saved), n.needs, *n.params)
+    return tuple(None if r is None else _wrap(r if type(r) is tg else B._XP[tg].asarray(r))
+                 for r in rs)
+
+
+def _neg_formula(g, x, needs):
     return (-g,)
+
+
+def _neg_vjp(n, g):
+    if _no_graph(n):
+        return _on_arrays(_neg_formula, n, g)
+    return _neg_formula(g, None, n.needs)
 
 
 def _neg_jvp(ts, out, args, params):
@@ -200,10 +269,27 @@ def _sub_jvp(ts, out, args, params):
 SUB = defop("sub", lambda xp, a, b: xp.subtract(a, b), _sub_vjp, _sub_jvp)
 
 
-def _mul_vjp(n, g):
-    a, b = n.saved
-    sa, sb = _shapes(n)
-    return (_unb(g * b, sa) if n.needs[0] else None, _unb(g * a, sb) if n.needs[1] else None)
+def _mul_formula(g, a, b, needs):
+    return (g * b if needs[0] else None, g * a if needs[1] else None)
+
+
+def _div_formula(g, a, b, needs):
+    return (g / b if needs[0] else None, -g * a / (b * b) if needs[1] else None)
+
+
+def _binary_vjp(formula):
+    """A binary vjp from one formula: on arrays when no graph is built, else on tensors and
+    reduced to each input's shape by ``sum_to``."""
+    def vjp(n, g):
+        if _no_graph(n):
+            return _on_arrays(formula, n, g)
+        sa, sb = _shapes(n)
+        ga, gb = formula(g, *n.saved, n.needs)
+        return (None if ga is None else _unb(ga, sa), None if gb is None else _unb(gb, sb))
+    return vjp
+
+
+_mul_vjp = _binary_vjp(_mul_formula)
 
 
 def _mul_jvp(ts, out, args, params):
@@ -218,12 +304,7 @@ MUL = defop("mul", lambda xp, a, b: xp.multiply(a, b), _mul_vjp, _mul_jvp,
             save=((1,), (0,)))
 
 
-def _div_vjp(n, g):
-    a, b = n.saved
-    sa, sb = _shapes(n)
-    ga = _unb(g / b, sa) if n.needs[0] else None
-    gb = _unb(-g * a / (b * b), sb) if n.needs[1] else None
-    return ga, gb
+_div_vjp = _binary_vjp(_div_formula)
 
 
 def _div_jvp(ts, out, args, params):
@@ -274,9 +355,17 @@ def _pow_scalar_d(x, p):
     return p * x ** (p - 1) if p != 2 else 2 * x
 
 
+def _pow_scalar_formula(g, x, needs, p):
+    d = _pow_scalar_d(x, p)
+    return (g * 0 if d is None else g * d,)
+
+
 def _pow_scalar_vjp(n, g):
-    d = _pow_scalar_d(n.saved[0], n.params[0])
-    return (_zeros(g) if d is None else g * d,)
+    if n.params[0] == 0:
+        return (_zeros(g),)
+    if _no_graph(n):
+        return _on_arrays(_pow_scalar_formula, n, g)
+    return _pow_scalar_formula(g, n.saved[0], n.needs, n.params[0])
 
 
 def _pow_scalar_jvp(ts, out, args, params):
