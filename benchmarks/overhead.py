@@ -1,6 +1,6 @@
-"""Per-op overhead: forward + backward of a 1000-op chain (mul, add, sin, exp, tanh) on tiny tensors.
+"""Per-op overhead: forward + backward of a chain of mul, add, sin, exp, tanh on small tensors.
 
-    python benchmarks/overhead.py [--size 1] [--ops 1000] [--repeat 15]
+    python benchmarks/overhead.py [--size 1 100] [--ops 1000] [--repeat 21]
 
 Prints microseconds per op for gpugrad, for plain NumPy (forward only, no gradient: the floor
 that the array library itself costs) and for PyTorch when it is installed. CPU time

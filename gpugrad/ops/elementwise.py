@@ -108,7 +108,8 @@ sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda F, x, out: 0.5 / out, "ou
 rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda F, x, out: -0.5 * out * out * out,
                "out", doc="1 / sqrt(x), elementwise.")
 sin = _unary("sin", lambda xp, x: xp.sin(x), lambda F, x, out: F.cos(x), doc="Sine, elementwise.")
-cos = _unary("cos", lambda xp, x: xp.cos(x), lambda F, x, out: -F.sin(x), doc="Cosine, elementwise.")
+cos = _unary("cos", lambda xp, x: xp.cos(x), lambda F, x, out: -F.sin(x),
+             doc="Cosine, elementwise.")
 tan = _unary("tan", lambda xp, x: xp.tan(x), lambda F, x, out: 1 + out * out, "out",
              doc="Tangent, elementwise.")
 tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda F, x, out: 1 - out * out, "out",
