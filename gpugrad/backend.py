@@ -397,6 +397,33 @@ def transfer(a, dev: device, op="to"):
         return cp.array(a, copy=True)  # GPU to GPU
 
 
+# DLPack device types (dlpack.h): the ones gpugrad can hold.
+_DLPACK_CPU, _DLPACK_CUDA, _DLPACK_CUDA_MANAGED = 1, 2, 13
+
+
+def from_dlpack(obj, op="from_dlpack"):
+    """The array (NumPy on CPU, CuPy on CUDA) viewing `obj`'s memory through DLPack, no copy."""
+    get_device = getattr(obj, "__dlpack_device__", None)
+    if get_device is None or not hasattr(obj, "__dlpack__"):
+        raise TypeError(f"{op}: expected an object with __dlpack__ and __dlpack_device__ (a "
+                        f"tensor or array of a DLPack-aware library), got {type(obj).__name__}")
+    kind, index = get_device()
+    kind, index = int(kind), int(index)
+    if kind == _DLPACK_CPU:
+        a = np.from_dlpack(obj)
+    elif kind in (_DLPACK_CUDA, _DLPACK_CUDA_MANAGED):
+        cp = require_cuda(device("cuda", index), op)
+        with cp.cuda.Device(index):
+            a = cp.from_dlpack(obj)
+    else:
+        raise RuntimeError(f"{op}: unsupported DLPack device type {kind} (gpugrad holds CPU "
+                           f"({_DLPACK_CPU}) and CUDA ({_DLPACK_CUDA}) memory only)")
+    if a.dtype not in _BY_NP:
+        raise TypeError(f"{op}: unsupported dtype {a.dtype}; supported: "
+                        f"{', '.join(d.name for d in DTYPES)}")
+    return a
+
+
 def synchronize(dev=None):
     cp = _load_cupy()
     if cp is None or not cuda_is_available():
@@ -461,5 +488,7 @@ def py_scalar(s):
     return s
 
 
-def isnan_array(xp, a):
-    return xp.isnan(a)
+def quiet_fp():
+    """Floating-point warnings (0/0, overflow) off: inf and NaN are values in gradients, as in
+    PyTorch. One context per backward pass, not per op."""
+    return np.errstate(all="ignore")

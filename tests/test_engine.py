@@ -535,3 +535,42 @@ def test_in_place_ops_under_no_grad_record_nothing():
         y = x * 1
         y.add_(1)
     assert y.grad_fn is None
+
+
+# ----------------------------------------------------------------------------- anomaly mode
+
+
+def test_anomaly_mode_names_the_op_and_the_forward_line():
+    x = gg.tensor([0.0, 1.0], requires_grad=True)
+    with gg.autograd.detect_anomaly():
+        assert gg.autograd.is_anomaly_enabled()
+        y = x.sqrt()  # the line the error must show
+        z = (y * 0).sum()  # 0 * inf = nan inside sqrt's vjp
+        with pytest.raises(RuntimeError, match=r"SqrtBackward0.*NaN") as info:
+            z.backward()
+    assert not gg.autograd.is_anomaly_enabled()
+    msg = str(info.value)
+    assert "test_engine.py" in msg and "y = x.sqrt()" in msg
+
+
+def test_without_anomaly_mode_nan_gradients_are_values():
+    x = gg.tensor([0.0, 1.0], requires_grad=True)
+    (x.sqrt() * 0).sum().backward()
+    assert np.isnan(x.grad.numpy()[0])
+
+
+def test_set_detect_anomaly_as_function_and_decorator():
+    gg.autograd.set_detect_anomaly(True)
+    try:
+        assert gg.autograd.is_anomaly_enabled()
+    finally:
+        gg.autograd.set_detect_anomaly(False)
+    assert not gg.autograd.is_anomaly_enabled()
+
+    @gg.autograd.set_detect_anomaly(True)
+    def f():
+        return gg.autograd.is_anomaly_enabled()
+
+    assert not gg.autograd.is_anomaly_enabled()
+    assert f() is True
+    assert not gg.autograd.is_anomaly_enabled()

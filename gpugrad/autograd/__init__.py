@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from . import forward_ad
-from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    inference_mode,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
 from .graph import AccumulateGrad, Node, run_backward
 
 
@@ -124,7 +133,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "inference_mode", "forward_ad", "Node", "AccumulateGrad"]
+           "inference_mode", "forward_ad", "Node", "AccumulateGrad", "detect_anomaly",
+           "set_detect_anomaly", "is_anomaly_enabled"]
 
 from . import functional  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402

@@ -15,6 +15,10 @@ state = _State()
 # Open forward-AD levels (process-wide, as in PyTorch); tangents are looked at only when > 0.
 fw_levels = [0]
 
+# Anomaly mode (process-wide, as in PyTorch): nodes keep the user's line that made them, and
+# backward checks every gradient for NaN.
+anomaly = [False]
+
 
 def is_grad_enabled() -> bool:
     """True when ops record a graph for tensors that require grad."""
@@ -101,3 +105,56 @@ class set_grad_enabled(_GradMode):
         # Used as a decorator: construction switched the mode, so switch it back now.
         state.grad_enabled = self.prev.pop()
         return super().__call__(fn)
+
+
+def is_anomaly_enabled() -> bool:
+    """True while anomaly detection is on."""
+    return anomaly[0]
+
+
+class set_detect_anomaly:
+    """Turn anomaly detection on or off: as a function, a context manager or a decorator.
+
+    With it on, every recorded op remembers the line of user code that created it, and a
+    backward that produces NaN raises an error naming the op and that line (slower: use it
+    to debug).
+    """
+
+    def __init__(self, mode: bool, check_nan: bool = True):
+        self._mode = bool(mode)
+        self.prev = anomaly[0]
+        anomaly[0] = self._mode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        anomaly[0] = self.prev
+        return False
+
+    def __call__(self, fn):
+        anomaly[0] = self.prev  # used as a decorator: construction switched it; switch back
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = anomaly[0]
+            anomaly[0] = self._mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                anomaly[0] = prev
+
+        return wrapper
+
+
+class detect_anomaly(set_detect_anomaly):
+    """Context manager (and decorator) that turns anomaly detection on.
+
+    Example::
+
+        with gpugrad.autograd.detect_anomaly():
+            loss.backward()      # a NaN gradient names the op and the forward line
+    """
+
+    def __init__(self, check_nan: bool = True):
+        super().__init__(True, check_nan)

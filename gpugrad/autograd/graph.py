@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..backend import quiet_fp as _quiet_fp
 from . import forward_ad
-from .grad_mode import state
+from .grad_mode import anomaly, state
 
 _wrap = None  # gpugrad.tensor._wrap, set by gpugrad.tensor once it is defined
 
@@ -24,7 +25,7 @@ class Node:
     """
 
     __slots__ = ("op", "next", "needs", "saved", "vers", "params", "shapes", "out_data", "out_vc",
-                 "out_fw",
+                 "out_fw", "trace",
                  "hooks", "retained", "freed", "__weakref__")
 
     def name(self) -> str:
@@ -146,6 +147,33 @@ def _store_grad(t, g, create_graph, handed):
         old._data += g._data
 
 
+def user_frame():
+    """The innermost stack frame outside gpugrad: the user's line that called an op."""
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    f = sys._getframe(1)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg + os.sep):
+        f = f.f_back
+    if f is None:
+        return None
+    import linecache
+
+    line = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f'File "{f.f_code.co_filename}", line {f.f_lineno}, in {f.f_code.co_name}: {line}'
+
+
+def _check_nan(n, grads):
+    """Anomaly mode: raise if the vjp of `n` produced NaN, naming the op and where it was made."""
+    for i, gi in enumerate(grads):
+        if gi is not None and gi.dtype.is_floating_point and bool(gi.isnan().any()):
+            where = getattr(n, "trace", None) or "(unknown: anomaly mode was off in the forward)"
+            raise RuntimeError(
+                f"{n.name()}: the gradient it returned for input {i} contains NaN. The op was "
+                f"created in the forward at\n  {where}")
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
     """Reverse mode over the recorded graph.
 
@@ -195,6 +223,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
 
     prev = state.grad_enabled
     state.grad_enabled = create_graph
+    quiet = _quiet_fp()
+    quiet.__enter__()
     try:
         ready = [r for r in roots if type(r) is Node and r not in deps]
         while ready:
@@ -213,6 +243,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if n.freed or n.vers is not None or n.out_data is not None:
                     n.check_saved()
                 grads = n.op.vjp(n, g)
+                if anomaly[0]:
+                    _check_nan(n, grads)
             if not retain_graph and (n.saved is not None or n.out_data is not None):
                 n.release()
             nxt = n.next
@@ -244,6 +276,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 _store_grad(t, g, create_graph, handed)
     finally:
         state.grad_enabled = prev
+        quiet.__exit__(None, None, None)
     if capture is not None:
         return [capture[t.grad_fn if t.grad_fn is not None else t] for t in inputs]
     return None

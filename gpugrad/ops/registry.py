@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..autograd import forward_ad
+from ..autograd.grad_mode import anomaly as _anomaly
 from ..autograd.grad_mode import fw_levels as _fw
 from ..autograd.grad_mode import state
-from ..autograd.graph import Node
+from ..autograd.graph import Node, user_frame
 from ..tensor import Tensor, _wrap
 
 OPS: dict = {}
@@ -157,6 +158,8 @@ def _record(op, out, args, params, shapes=None):
         n.out_vc = out._vc
     else:
         n.out_data = None
+    if _anomaly[0]:
+        n.trace = user_frame()
     out.grad_fn = n
     out._rg = True
 
