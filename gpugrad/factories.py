@@ -85,6 +85,20 @@ def from_numpy(ndarray):
     return _wrap(ndarray)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory (no copy) with any DLPack-aware tensor or array.
+
+    NumPy, CuPy, PyTorch, JAX, ... objects with ``__dlpack__``; CPU memory gives a CPU tensor,
+    CUDA memory a CUDA one (needs CuPy). Writes through either side show in the other.
+
+    Example::
+
+        >>> t = gpugrad.from_dlpack(np.arange(3.0))
+        >>> u = torch.from_dlpack(t)     # and back, still the same memory
+    """
+    return _wrap(B.from_dlpack(ext_tensor))
+
+
 def _size(name, size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])

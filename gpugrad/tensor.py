@@ -317,6 +317,30 @@ class Tensor:
             return a.astype(dtype)
         return a.copy() if copy else a
 
+    def __dlpack__(self, stream=None, **kwargs):
+        """A DLPack capsule of the storage (no copy); see `gpugrad.from_dlpack`.
+
+        ``stream`` and the other keywords go to the NumPy/CuPy array's ``__dlpack__``.
+        """
+        if self._rg:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        """``(device_type, index)`` in DLPack's codes: ``(1, 0)`` on CPU, ``(2, i)`` on cuda:i."""
+        return self._data.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self):
+        """CUDA tensors' memory for CuPy, Numba and PyTorch (AttributeError on CPU, as torch)."""
+        if not self.is_cuda:
+            raise AttributeError("Can't get __cuda_array_interface__ on non-CUDA tensor type: "
+                                 f"{self.dtype} on {self.device}; use tensor.cuda() first")
+        if self._rg:
+            raise RuntimeError("Can't get __cuda_array_interface__ on a tensor that requires "
+                               "grad; use tensor.detach() to get one that doesn't")
+        return self._data.__cuda_array_interface__
+
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
