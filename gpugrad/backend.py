@@ -338,7 +338,10 @@ def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"
             if cp is not None and isinstance(data, cp.ndarray):
                 raise TypeError(f"{op}: data is a CuPy array on cuda:{data.device.id}; "
                                 "pass device='cuda' or move it with .get() first")
-        a = np.array(data, dtype=np_dt, copy=True if copy else None)
+        try:
+            a = np.array(data, dtype=np_dt, copy=True if copy else None)
+        except ValueError as exc:  # ragged nested lists, strings, ...
+            raise ValueError(f"{op}: could not make a tensor of this data: {exc}") from None
         if dt is None:
             a = _infer(a, data)
         return a

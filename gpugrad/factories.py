@@ -216,6 +216,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     """The n x m identity matrix (m = n by default)."""
+    _size("eye", (n,) if m is None else (n, m))
     dev = B.as_device(device)
     xp = B.xp_for(dev, "eye")
     with B.on_device(dev, "eye"):
@@ -271,6 +272,7 @@ def rand_like(input, dtype=None, device=None, requires_grad=False):
 
 def randperm(n, dtype=None, device=None, generator=None):
     """A random permutation of 0..n-1."""
+    _size("randperm", (n,))
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
     return _wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
 

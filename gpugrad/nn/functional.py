@@ -47,6 +47,9 @@ def l1_loss(input, target, reduction="mean"):
 
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
+    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not match weight of "
+                           f"shape {tuple(weight.shape)} (in_features {weight.shape[-1]})")
     out = input @ weight.mT if weight.ndim >= 2 else input @ weight
     return out if bias is None else out + bias
 
@@ -72,19 +75,30 @@ def cross_entropy(input, target, reduction="mean"):
     if target.dtype.is_floating_point:
         _check_same_shape("cross_entropy", input, target)
         return _reduce("cross_entropy", -(logp * target).sum(1), reduction)
-    if target.ndim != input.ndim - 1:
-        raise RuntimeError(f"cross_entropy: target of shape {tuple(target.shape)} does not match "
-                           f"input of shape {tuple(input.shape)}; expected class indices of shape "
-                           f"{(input.shape[0],) + tuple(input.shape[2:])}")
-    nll = -logp.gather(1, target.unsqueeze(1)).squeeze(1)
-    return _reduce("cross_entropy", nll, reduction)
+    return _class_nll("cross_entropy", logp, target, reduction)
+
+
+def _class_nll(name, logp, target, reduction):
+    """-logp at the class indices `target`, with errors that name the loss and the target."""
+    if target.dtype.is_floating_point or target.dtype is B.bool_:
+        raise TypeError(f"{name}: target must hold integer class indices, got {target.dtype}")
+    want = (logp.shape[0],) + tuple(logp.shape[2:])
+    if tuple(target.shape) != want:
+        raise RuntimeError(f"{name}: target of shape {tuple(target.shape)} does not match input "
+                           f"of shape {tuple(logp.shape)}; expected class indices of shape {want}")
+    try:
+        nll = -logp.gather(1, target.unsqueeze(1)).squeeze(1)
+    except IndexError as exc:
+        raise IndexError(f"{name}: a target class index is out of range for "
+                         f"{logp.shape[1]} classes ({exc})") from None
+    return _reduce(name, nll, reduction)
 
 
 def nll_loss(input, target, reduction="mean"):
     """Negative log-likelihood of log-probabilities `input` (N, C) at class indices `target`."""
     if input.ndim == 1:
         input, target = input.unsqueeze(0), target.unsqueeze(0)
-    return _reduce("nll_loss", -input.gather(1, target.unsqueeze(1)).squeeze(1), reduction)
+    return _class_nll("nll_loss", input, target, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):

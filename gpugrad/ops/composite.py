@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .. import backend as B
-from .reduction import logsumexp
+from .elementwise import where
+from .reduction import amax
+from .registry import broadcast_shapes
 from .shape import norm_dim
 
 
@@ -14,7 +16,11 @@ def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
     d = norm_dim(_name, dim, input._data.ndim)
-    return input - logsumexp(input, d, keepdim=True)
+    # Shift by the (detached) max first, then take the log-sum of the shifted values: the
+    # rounding of a large max never reaches the result, as it would in x - logsumexp(x).
+    m = amax(input.detach(), d, keepdim=True)
+    shifted = input - where(m.isfinite(), m, 0.0)
+    return shifted - shifted.exp().sum(d, keepdim=True).log()
 
 
 def softmax(input, dim, dtype=None):
@@ -24,6 +30,7 @@ def softmax(input, dim, dtype=None):
 
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
+    broadcast_shapes("lerp", input.shape, end.shape)
     return input + weight * (end - input)
 
 

@@ -282,8 +282,9 @@ def _extreme(name, full, binary, arg):
             return full(input)
         if isinstance(dim, Tensor):
             return binary(input, dim)
-        from .shape import gather
+        from .shape import gather, norm_dim
 
+        dim = norm_dim(name, dim, input._data.ndim)
         idx = arg(input, dim, keepdim=True)
         values = gather(input, dim, idx)
         if not keepdim:

@@ -329,5 +329,14 @@ def sum_to(g, shape):
     return r
 
 
+def broadcast_shapes(name, *shapes):
+    """The broadcast of `shapes`, or an error naming the op and the shapes."""
+    try:
+        return B.numpy.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot "
+                           "be broadcast together") from None
+
+
 def shape_of(a):
     return a._data.shape if isinstance(a, Tensor) else ()

@@ -9,7 +9,7 @@ import builtins
 
 from .. import backend as B
 from ..tensor import Tensor, _wrap
-from .registry import apply, apply1, defop, sum_to
+from .registry import apply, apply1, broadcast_shapes, defop, sum_to
 
 # ----------------------------------------------------------------------------- dims
 
@@ -76,7 +76,11 @@ def reshape(input, *shape):
 
     Example: ``gpugrad.arange(6).reshape(2, 3)``
     """
-    shape = _size_args("reshape", shape)
+    return _reshape("reshape", input, shape)
+
+
+def _reshape(name, input, shape):
+    shape = _size_args(name, shape)
     src = input._data.shape
     if shape == src:
         return input
@@ -87,7 +91,7 @@ def reshape(input, *shape):
             known *= s
     if shape.count(-1) > 1 or (shape.count(-1) == 0 and known != size) or (
             shape.count(-1) == 1 and (known == 0 or size % known)):
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {size} "
+        raise RuntimeError(f"{name}: shape {list(shape)} is invalid for input of size {size} "
                            f"(shape {tuple(src)})")
     if -1 in shape:
         shape = tuple(size // known if s == -1 else s for s in shape)
@@ -99,7 +103,7 @@ def reshape(input, *shape):
 
 def view(input, *shape):
     """Same as ``reshape`` (gpugrad's arrays choose views whenever they can)."""
-    return reshape(input, *shape)
+    return _reshape("view", input, shape)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -243,7 +247,7 @@ def expand_as(input, other):
 
 def broadcast_tensors(*tensors):
     """Broadcast tensors against each other."""
-    shape = B.numpy.broadcast_shapes(*(t._data.shape for t in tensors))
+    shape = broadcast_shapes("broadcast_tensors", *(t._data.shape for t in tensors))
     return tuple(expand(t, *shape) for t in tensors)
 
 
@@ -341,6 +345,12 @@ def vstack(tensors):
 def narrow(input, dim, start, length):
     """The slice ``start:start+length`` along `dim` (a view)."""
     d = norm_dim("narrow", dim, input._data.ndim)
+    size = input._data.shape[d]
+    if start < 0:
+        start += size
+    if not (0 <= start <= size) or length < 0 or start + length > size:
+        raise RuntimeError(f"narrow: start ({start}) + length ({length}) exceeds dimension size "
+                           f"({size}) of dim {d} (tensor shape {tuple(input._data.shape)})")
     idx = (slice(None),) * d + (slice(start, start + length),)
     return getitem(input, idx)
 
@@ -381,7 +391,12 @@ def unbind(input, dim=0):
 
 
 def select(input, dim, index):
+    """The slice at `index` along `dim`, with that dim removed (a view)."""
     d = norm_dim("select", dim, input._data.ndim)
+    size = input._data.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select: index {index} out of range for dimension {d} of size {size} "
+                         f"(tensor shape {tuple(input._data.shape)})")
     return getitem(input, (slice(None),) * d + (index,))
 
 
