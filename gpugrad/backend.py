@@ -120,10 +120,15 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 def result_type(a, b):
     """Result NumPy dtype of two arrays under PyTorch's rules (0-d arrays rank below n-d)."""
     da, db = _BY_NP[a.dtype], _BY_NP[b.dtype]
-    if da.is_floating_point == db.is_floating_point and (a.ndim == 0) != (b.ndim == 0):
-        # Same category: a dimensioned tensor decides over a 0-d one, as in PyTorch.
+    if _category(da) == _category(db) and (a.ndim == 0) != (b.ndim == 0):
+        # Same category (bool, integer, float): a dimensioned tensor decides over a 0-d one, as
+        # in PyTorch; a higher category always wins.
         return (da if b.ndim == 0 else db).np
     return promote_types(da, db).np
+
+
+def _category(d):
+    return 2 if d.is_floating_point else (0 if d is bool_ else 1)
 
 
 def scalar_result_type(a, s):
