@@ -31,7 +31,9 @@ manual_seed_all = manual_seed
 def current_device() -> int:
     if not is_available():
         raise RuntimeError("cuda.current_device: no CUDA GPU is available")
-    return B._cupy.cuda.runtime.getDevice()
+    cp = B._cupy
+    assert cp is not None  # is_available() implies CuPy imported
+    return cp.cuda.runtime.getDevice()
 
 
 __all__ = ["is_available", "device_count", "synchronize", "manual_seed", "manual_seed_all",

@@ -21,7 +21,7 @@ def _dtype(dtype, default=None):
     return B.to_dtype(dtype)
 
 
-def tensor(data, dtype=None, device=None, requires_grad=False):
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, numbers, NumPy/CuPy arrays, tensors).
 
     Floats become the default dtype (float32), ints int64, bools bool, as in PyTorch.
@@ -66,7 +66,7 @@ def _device_of_data(data):
     return B.CPU
 
 
-def as_tensor(data, dtype=None, device=None):
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy/CuPy array or tensor when it can."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (device or dtype) else data
@@ -75,7 +75,7 @@ def as_tensor(data, dtype=None, device=None):
     return _wrap(B.as_array(data, dt, dev, copy=False, op="as_tensor"))
 
 
-def from_numpy(ndarray):
+def from_numpy(ndarray) -> Tensor:
     """A CPU tensor sharing memory with a NumPy array (no copy)."""
     if type(ndarray) is not B.ndarray:
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
@@ -85,7 +85,7 @@ def from_numpy(ndarray):
     return _wrap(ndarray)
 
 
-def from_dlpack(ext_tensor):
+def from_dlpack(ext_tensor) -> Tensor:
     """A tensor sharing memory (no copy) with any DLPack-aware tensor or array.
 
     NumPy, CuPy, PyTorch, JAX, ... objects with ``__dlpack__``; CPU memory gives a CPU tensor,
@@ -122,22 +122,22 @@ def _filled(name, size, value, dtype, device, requires_grad):
     return _finish(a, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of zeros. Example: ``gpugrad.zeros(2, 3)``."""
     return _filled("zeros", _size("zeros", size), 0, _dtype(dtype), device, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ones. Example: ``gpugrad.ones(3, device="cuda")``."""
     return _filled("ones", _size("ones", size), 1, _dtype(dtype), device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """An uninitialised tensor (zeros here: NumPy and CuPy allocate cheaply either way)."""
     return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor filled with `fill_value` (its dtype inferred from the value when not given)."""
     if dtype is None:
         fill_value = B.py_scalar(fill_value)
@@ -153,26 +153,26 @@ def _like(name, input, value, dtype, device, requires_grad):
                    input.device if device is None else device, requires_grad)
 
 
-def zeros_like(input, dtype=None, device=None, requires_grad=False):
+def zeros_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Zeros with the shape (and by default dtype and device) of `input`."""
     return _like("zeros_like", input, 0, dtype, device, requires_grad)
 
 
-def ones_like(input, dtype=None, device=None, requires_grad=False):
+def ones_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Ones with the shape (and by default dtype and device) of `input`."""
     return _like("ones_like", input, 1, dtype, device, requires_grad)
 
 
-def empty_like(input, dtype=None, device=None, requires_grad=False):
+def empty_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return zeros_like(input, dtype, device, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
     """`fill_value` everywhere, with the shape (and by default dtype and device) of `input`."""
     return _like("full_like", input, fill_value, dtype, device, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Values from `start` up to (not including) `end` by `step`; int64 unless a bound is a float.
 
     Example: ``gpugrad.arange(0, 16, 4.)`` -> tensor([ 0.,  4.,  8., 12.])
@@ -194,7 +194,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return _finish(a, requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
     """`steps` evenly spaced values from `start` to `end` inclusive."""
     if not isinstance(steps, int) or steps < 0:
         raise RuntimeError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
@@ -205,7 +205,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return _finish(a, requires_grad)
 
 
-def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False) -> Tensor:
     """`steps` values from base**start to base**end, evenly spaced in the exponent."""
     dev = B.as_device(device)
     xp = B.xp_for(dev, "logspace")
@@ -214,7 +214,7 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     return _finish(a, requires_grad)
 
 
-def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The n x m identity matrix (m = n by default)."""
     _size("eye", (n,) if m is None else (n, m))
     dev = B.as_device(device)
@@ -229,7 +229,7 @@ def _random(kind, size, dtype, device, requires_grad, generator=None, **kw):
     return _finish(B.random(kind, size, dtype.np, dev, kind, generator, **kw), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Uniform random values in [0, 1). Example: ``gpugrad.rand(2, 3)``."""
     dt = _dtype(dtype)
     if not dt.is_floating_point:
@@ -237,7 +237,7 @@ def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
     return _random("rand", _size("rand", size), dt, device, requires_grad, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """Standard normal random values. Example: ``gpugrad.randn(3, device="cuda")``."""
     dt = _dtype(dtype)
     if not dt.is_floating_point:
@@ -246,7 +246,7 @@ def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False,
-            generator=None):
+            generator=None) -> Tensor:
     """Random integers in [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
@@ -260,17 +260,17 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
                    requires_grad, generator, low=low, high=high)
 
 
-def randn_like(input, dtype=None, device=None, requires_grad=False):
+def randn_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
 
 
-def rand_like(input, dtype=None, device=None, requires_grad=False):
+def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
     return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad)
 
 
-def randperm(n, dtype=None, device=None, generator=None):
+def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)

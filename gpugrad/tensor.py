@@ -6,7 +6,9 @@ fields, conversions, printing and the in-place machinery.
 
 from __future__ import annotations
 
+import builtins
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from . import backend as B
 from .autograd import graph as _graph
@@ -63,6 +65,49 @@ class Tensor:
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
 
+    if TYPE_CHECKING:
+        # gpugrad.ops attaches the op methods (``sum``, ``reshape``, ``add_``, ...) and the
+        # operators at import time; these declarations are what type checkers see of them.
+        def __getattr__(self, name: str) -> Any: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def __setitem__(self, index: Any, value: Any) -> None: ...
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __sub__(self, other: Any) -> Tensor: ...
+        def __rsub__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def __truediv__(self, other: Any) -> Tensor: ...
+        def __rtruediv__(self, other: Any) -> Tensor: ...
+        def __floordiv__(self, other: Any) -> Tensor: ...
+        def __rfloordiv__(self, other: Any) -> Tensor: ...
+        def __mod__(self, other: Any) -> Tensor: ...
+        def __pow__(self, other: Any) -> Tensor: ...
+        def __rpow__(self, other: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def __rmatmul__(self, other: Any) -> Tensor: ...
+        def __and__(self, other: Any) -> Tensor: ...
+        def __rand__(self, other: Any) -> Tensor: ...
+        def __or__(self, other: Any) -> Tensor: ...
+        def __ror__(self, other: Any) -> Tensor: ...
+        def __xor__(self, other: Any) -> Tensor: ...
+        def __rxor__(self, other: Any) -> Tensor: ...
+        def __iadd__(self, other: Any) -> Tensor: ...
+        def __isub__(self, other: Any) -> Tensor: ...
+        def __imul__(self, other: Any) -> Tensor: ...
+        def __itruediv__(self, other: Any) -> Tensor: ...
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __invert__(self) -> Tensor: ...
+        def __lt__(self, other: Any) -> Tensor: ...
+        def __le__(self, other: Any) -> Tensor: ...
+        def __gt__(self, other: Any) -> Tensor: ...
+        def __ge__(self, other: Any) -> Tensor: ...
+        # Elementwise comparison, as in torch, not object's bool-valued equality.
+        def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+        def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
+
     def __init__(self, data=(), dtype=None, device=None, requires_grad=False):
         from .factories import tensor
 
@@ -86,7 +131,7 @@ class Tensor:
         self.requires_grad_(value)
 
     @property
-    def grad(self):
+    def grad(self) -> Tensor | None:
         """The gradient accumulated by ``backward()`` (None until then)."""
         try:
             return self._grad
@@ -113,7 +158,7 @@ class Tensor:
         return self._vc[0]
 
     @property
-    def name(self):
+    def name(self) -> str | None:
         """An optional label (used by graph pictures); None unless set."""
         try:
             return self._name
@@ -124,7 +169,7 @@ class Tensor:
     def name(self, value):
         self._name = value
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad=True) -> Tensor:
         """Set whether autograd records ops on this tensor (in place); returns self.
 
         Example::
@@ -179,20 +224,20 @@ class Tensor:
         hooks.append(hook)
         return _Handle(hooks, hook)
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A tensor sharing this one's storage but outside the graph (no gradient flows back)."""
         t = _wrap(self._data)
         t._vc = self._vc
         return t
 
-    def detach_(self):
+    def detach_(self) -> Tensor:
         """Detach this tensor from the graph in place: it becomes a leaf."""
         self.grad_fn = None
         self._rg = False
         return self
 
     @property
-    def data(self):
+    def data(self) -> Tensor:
         """The tensor's values outside the graph (shares storage, like ``detach()``)."""
         return self.detach()
 
@@ -202,7 +247,8 @@ class Tensor:
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = value._data
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False,
+                 inputs=None) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of the leaves of its graph.
 
         A non-scalar tensor needs ``gradient`` (the cotangent, same shape). Saved values are
@@ -238,7 +284,7 @@ class Tensor:
         """The tensor's dimensions."""
         return Size(self._data.shape)
 
-    def size(self, dim=None):
+    def size(self, dim=None) -> Size | int:
         """The shape, or the length of dimension `dim`."""
         if dim is None:
             return Size(self._data.shape)
@@ -263,12 +309,12 @@ class Tensor:
         return int(self._data.size)
 
     @property
-    def dtype(self):
+    def dtype(self) -> B.dtype:
         """The element type (``gpugrad.float32``, ...)."""
         return B._BY_NP[self._data.dtype]
 
     @property
-    def device(self):
+    def device(self) -> B.device:
         """The device holding the storage, e.g. ``device(type='cuda', index=0)``."""
         return B.device_of(self._data)
 
@@ -289,7 +335,7 @@ class Tensor:
                                "converted to a Python number; only one-element tensors can")
         return self._data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         """The values as (nested) Python lists."""
         return B.to_numpy(self._data).tolist()
 
@@ -400,7 +446,7 @@ class Tensor:
 
     # -------------------------------------------------------------- device and dtype moves
 
-    def to(self, *args, **kwargs):
+    def to(self, *args, **kwargs) -> Tensor:
         """Move to a device and/or convert to a dtype: ``to("cuda")``, ``to(gpugrad.float64)``,
         ``to(other_tensor)``, ``to(device, dtype)``. Returns self when nothing changes.
 
@@ -425,11 +471,11 @@ class Tensor:
             t = self.clone()
         return t
 
-    def cpu(self):
+    def cpu(self) -> Tensor:
         """This tensor on the CPU (self if it already is)."""
         return self.to("cpu")
 
-    def cuda(self, device=None):
+    def cuda(self, device=None) -> Tensor:
         """This tensor on a CUDA device (``cuda:0`` by default)."""
         return self.to(B.device("cuda", device if isinstance(device, int) else None)
                        if not isinstance(device, (str, B.device)) else device)
@@ -439,57 +485,57 @@ class Tensor:
             return f"gpugrad.{self.dtype.name}"
         return self.to(dtype)
 
-    def float(self):
+    def float(self) -> Tensor:
         return self.to(B.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return self.to(B.float64)
 
-    def half(self):
+    def half(self) -> Tensor:
         return self.to(B.float16)
 
-    def long(self):
+    def long(self) -> Tensor:
         return self.to(B.int64)
 
-    def int(self):
+    def int(self) -> Tensor:
         return self.to(B.int32)
 
-    def bool(self):
+    def bool(self) -> Tensor:
         return self.to(B.bool_)
 
-    def contiguous(self):
+    def contiguous(self) -> Tensor:
         return self
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self) -> builtins.bool:
         return bool(self._data.flags.c_contiguous)
 
     # -------------------------------------------------------------- new tensors like this one
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .factories import tensor
 
         return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
                       requires_grad=requires_grad)
 
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .factories import zeros
 
         return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
                      requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .factories import ones
 
         return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
                     requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
         from .factories import full
 
         return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
                     requires_grad=requires_grad)
 
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import forward_ad
 from .grad_mode import (
     detect_anomaly,
@@ -14,6 +16,9 @@ from .grad_mode import (
     set_grad_enabled,
 )
 from .graph import AccumulateGrad, Node, run_backward
+
+if TYPE_CHECKING:
+    from ..tensor import Tensor
 
 
 def _tensors(name, x):
@@ -74,7 +79,8 @@ def _seeds(name, outputs, grad_outputs):
     return seeds
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None) -> None:
     """Accumulate gradients of `tensors` into ``.grad`` of the leaves of their graphs.
 
     Example::
@@ -92,14 +98,14 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     grads = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
     from .graph import _store_grad
 
-    handed = set()
+    handed: set[int] = set()
     for t, g in zip(inputs, grads):
         if g is not None:
             _store_grad(t, g, create_graph, handed)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False, materialize_grads=False):
+         allow_unused=False, materialize_grads=False) -> tuple[Tensor | None, ...]:
     """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
 
     Example::

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ..backend import quiet_fp as _quiet_fp
 from . import forward_ad
 from .grad_mode import anomaly, state
 
-_wrap = None  # gpugrad.tensor._wrap, set by gpugrad.tensor once it is defined
+# gpugrad.tensor._wrap, set by gpugrad.tensor once it is defined
+_wrap: Callable[[Any], Any] | None = None
 
 _FREED_MSG = (
     "{name}: trying to backward through the graph a second time (or to use its saved tensors "
@@ -27,6 +31,7 @@ class Node:
     __slots__ = ("op", "next", "needs", "saved", "vers", "params", "shapes", "out_data", "out_vc",
                  "out_fw", "trace",
                  "hooks", "retained", "freed", "__weakref__")
+    op: Any  # the registry's Op
 
     def name(self) -> str:
         return self.op.node_name

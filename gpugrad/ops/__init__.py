@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+from typing import Any
 
 from .. import backend as B
 from ..tensor import Tensor, check_inplace
@@ -32,6 +33,9 @@ from .registry import OPS, apply2
 from .shape import *  # noqa: F403
 
 E, R, S, L = elementwise, reduction, shape, linalg
+# The methods and operators are attached to the class at import time; type checkers see them
+# through the declarations under ``TYPE_CHECKING`` in gpugrad/tensor.py.
+_T: Any = Tensor
 
 # ----------------------------------------------------------------------------- methods
 
@@ -71,7 +75,7 @@ _METHODS = {
 }
 
 for _name, _fn in _METHODS.items():
-    setattr(Tensor, _name, _fn)
+    setattr(_T, _name, _fn)
 
 
 def _where_method(self, condition, other):
@@ -87,13 +91,13 @@ def _view_as(self, other):
     return S.reshape(self, *other._data.shape)
 
 
-Tensor.where = _where_method
-Tensor.reshape_as = _reshape_as
-Tensor.view_as = _view_as
-Tensor.T = property(lambda self: S.permute(self, *reversed(range(self._data.ndim)))
+_T.where = _where_method
+_T.reshape_as = _reshape_as
+_T.view_as = _view_as
+_T.T = property(lambda self: S.permute(self, *reversed(range(self._data.ndim)))
                     if self._data.ndim >= 2 else self,
                     doc="The tensor with its dims reversed (the transpose of a matrix).")
-Tensor.mT = property(lambda self: S.transpose(self, -2, -1),
+_T.mT = property(lambda self: S.transpose(self, -2, -1),
                      doc="The transpose of the last two dims (batched matrices).")
 
 # ----------------------------------------------------------------------------- operators
@@ -166,33 +170,33 @@ def _mod(self, other):
     return self - _floordiv(self, other) * other
 
 
-Tensor.__add__ = Tensor.__radd__ = _add
-Tensor.__mul__ = Tensor.__rmul__ = _mul
-Tensor.__sub__ = _sub
-Tensor.__rsub__ = _rsub
-Tensor.__truediv__ = E.div
-Tensor.__rtruediv__ = _rdiv
-Tensor.__pow__ = E.pow
-Tensor.__rpow__ = _rpow
-Tensor.__matmul__ = L.matmul
-Tensor.__rmatmul__ = _rmatmul
-Tensor.__neg__ = E.neg
-Tensor.__pos__ = _pos
-Tensor.__abs__ = E.abs
-Tensor.__eq__ = E.eq
-Tensor.__ne__ = E.ne
-Tensor.__lt__ = E.lt
-Tensor.__le__ = E.le
-Tensor.__gt__ = E.gt
-Tensor.__ge__ = E.ge
-Tensor.__and__ = Tensor.__rand__ = _and
-Tensor.__or__ = Tensor.__ror__ = _or
-Tensor.__xor__ = Tensor.__rxor__ = _xor
-Tensor.__invert__ = _invert
-Tensor.__floordiv__ = _floordiv
-Tensor.__rfloordiv__ = _rfloordiv
-Tensor.__mod__ = _mod
-Tensor.__getitem__ = S.getitem
+_T.__add__ = _T.__radd__ = _add
+_T.__mul__ = _T.__rmul__ = _mul
+_T.__sub__ = _sub
+_T.__rsub__ = _rsub
+_T.__truediv__ = E.div
+_T.__rtruediv__ = _rdiv
+_T.__pow__ = E.pow
+_T.__rpow__ = _rpow
+_T.__matmul__ = L.matmul
+_T.__rmatmul__ = _rmatmul
+_T.__neg__ = E.neg
+_T.__pos__ = _pos
+_T.__abs__ = E.abs
+_T.__eq__ = E.eq
+_T.__ne__ = E.ne
+_T.__lt__ = E.lt
+_T.__le__ = E.le
+_T.__gt__ = E.gt
+_T.__ge__ = E.ge
+_T.__and__ = _T.__rand__ = _and
+_T.__or__ = _T.__ror__ = _or
+_T.__xor__ = _T.__rxor__ = _xor
+_T.__invert__ = _invert
+_T.__floordiv__ = _floordiv
+_T.__rfloordiv__ = _rfloordiv
+_T.__mod__ = _mod
+_T.__getitem__ = S.getitem
 
 # ----------------------------------------------------------------------------- in place
 # Without a graph to record, the update runs on the storage itself (``out=``, no temporary);
@@ -274,7 +278,7 @@ def _inplace_error(name, self, other, exc):
 
 
 for _n in _UFUNCS:
-    setattr(Tensor, _n, _inplace_arith(_n))
+    setattr(_T, _n, _inplace_arith(_n))
 
 
 def _iop(method):
@@ -283,10 +287,10 @@ def _iop(method):
     return iop
 
 
-Tensor.__iadd__ = _iop(Tensor.add_)
-Tensor.__isub__ = _iop(Tensor.sub_)
-Tensor.__imul__ = _iop(Tensor.mul_)
-Tensor.__itruediv__ = _iop(Tensor.div_)
+_T.__iadd__ = _iop(_T.add_)
+_T.__isub__ = _iop(_T.sub_)
+_T.__imul__ = _iop(_T.mul_)
+_T.__itruediv__ = _iop(_T.div_)
 
 
 def _fill_(self, value):
@@ -356,14 +360,14 @@ def _unary_inplace(fn):
     return method
 
 
-Tensor.fill_ = _fill_
-Tensor.zero_ = _zero_
-Tensor.copy_ = _copy_
-Tensor.clamp_ = Tensor.clip_ = _clamp_
-Tensor.__setitem__ = _setitem_method
+_T.fill_ = _fill_
+_T.zero_ = _zero_
+_T.copy_ = _copy_
+_T.clamp_ = _T.clip_ = _clamp_
+_T.__setitem__ = _setitem_method
 for _fn in (E.exp, E.log, E.sqrt, E.sin, E.cos, E.tanh, E.sigmoid, E.relu, E.abs, E.neg,
             E.pow, E.floor, E.ceil, E.round, E.reciprocal):
-    setattr(Tensor, _fn.__name__ + "_", _unary_inplace(_fn))
+    setattr(_T, _fn.__name__ + "_", _unary_inplace(_fn))
 
 # ----------------------------------------------------------------------------- checked functions
 # ``gpugrad.log("a")`` should say that `log` wants a tensor. The module-level functions check

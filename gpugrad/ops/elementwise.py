@@ -7,6 +7,7 @@ A unary primitive gives one local derivative ``d(x, out)``; its vjp is ``g * d``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from .. import backend as B
 from ..autograd.grad_mode import fw_levels, state
@@ -165,7 +166,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     return apply1(OPS["softplus"], input, (beta, threshold))
 
 
-softplus.__wrapped_op__ = _softplus
+softplus.__wrapped_op__ = _softplus  # type: ignore[attr-defined]  # a function attribute
 
 
 _TENSOR_MATH = _Math(cos, sin, sign, sigmoid)
@@ -468,7 +469,7 @@ def _float_of(a, b):
     return a.dtype if isinstance(a, Tensor) else b.dtype
 
 
-def _minmax_vjp(sign):
+def _minmax_vjp(sign) -> tuple[Callable, Callable]:
     def vjp(n, g):
         a, b = n.saved
         sa, sb = _shapes(n)

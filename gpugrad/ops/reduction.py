@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections import namedtuple
+from collections.abc import Callable
 
 from .. import backend as B
 from ..tensor import Tensor
@@ -30,7 +31,7 @@ def _count(shape, dims):
     return n
 
 
-def _weighted(w):
+def _weighted(w) -> tuple[Callable, Callable]:
     """vjp and jvp of a reduction whose derivative is a weight field ``w(x, out, dims, keepdim)``
     over its input: vjp is ``expand(g) * w``, jvp is ``sum(t * w)`` (one formula, both modes)."""
     def vjp(n, g):
