@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Wheel test: build gpugrad's wheel, install it into a fresh virtual environment with only its
-# dependencies (NumPy) and pytest, and run the examples' smoke tests (tests/test_examples.py)
-# against the installed wheel from outside the repository, so the checkout is not importable.
+# Wheel test: build gpugrad's sdist and wheel, install the wheel into a fresh virtual
+# environment with only its dependencies (NumPy) and pytest, and run the examples' smoke tests
+# (tests/test_examples.py) against the installed wheel from outside the repository, so the
+# checkout is not importable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -12,7 +13,13 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/src"
 tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./dist --exclude='*.egg-info' \
     --exclude=__pycache__ --exclude=.venv -cf - . | tar -xf - -C "$tmp/src"
-python3 -m pip wheel --progress-bar off --no-deps -w "$tmp/dist" "$tmp/src"
+# `python -m build`: the sdist and the wheel, as a release would make them.
+python3 -m venv "$tmp/buildenv"
+"$tmp/buildenv/bin/python" -m pip install --progress-bar off -q build
+"$tmp/buildenv/bin/python" -m build --outdir "$tmp/dist" "$tmp/src"
+tar -tzf "$tmp"/dist/gpugrad-*.tar.gz > "$tmp/sdist.txt"
+grep -q "gpugrad/ops/registry.py" "$tmp/sdist.txt" || {
+    echo "the sdist lacks gpugrad/ops/registry.py" >&2; exit 1; }
 python3 -m venv "$tmp/venv"
 # shellcheck disable=SC1091
 source "$tmp/venv/bin/activate"
