@@ -6,13 +6,12 @@ A unary primitive gives one local derivative ``d(x, out)``; its vjp is ``g * d``
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from .. import backend as B
 from ..autograd.grad_mode import fw_levels, state
 from ..tensor import Tensor, _wrap
-from .registry import OPS, apply, apply1, apply2, defop, sum_to
+from .registry import OPS, apply, apply1, apply2, defop, promote, sum_to
 
 # ----------------------------------------------------------------------------- unary
 
@@ -155,8 +154,8 @@ def _softplus_fwd(xp, x, beta, threshold):
     return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
 
 
-_softplus = _unary("softplus", _softplus_fwd,
-                   lambda F, x, out, beta, threshold: F.sigmoid(x * beta))
+# Registered here; the public softplus below adds beta and threshold.
+_unary("softplus", _softplus_fwd, lambda F, x, out, beta, threshold: F.sigmoid(x * beta))
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -164,9 +163,6 @@ def softplus(input, beta=1.0, threshold=20.0):
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
     return apply1(OPS["softplus"], input, (beta, threshold))
-
-
-softplus.__wrapped_op__ = _softplus  # type: ignore[attr-defined]  # a function attribute
 
 
 _TENSOR_MATH = _Math(cos, sin, sign, sigmoid)
@@ -506,8 +502,8 @@ def minimum(input, other):
 
 
 def _where_vjp(n, g):
-    c, _, _ = n.params[0], None, None
-    sc, sa, sb = n.shapes
+    c = n.params[0]
+    _, sa, sb = n.shapes
     z = _zeros(g)
     ga = _unb(where(c, g, z), sa) if n.needs[1] else None
     gb = _unb(where(c, z, g), sb) if n.needs[2] else None
@@ -539,16 +535,12 @@ def where(condition, input, other):
             dt = B.get_default_dtype() if isinstance(input, float) or isinstance(other, float) \
                 else B.int64
             input = condition.new_tensor(input, dtype=dt)
-        from .registry import promote
-
         input, other = promote("where", input, other)
         if not isinstance(input, Tensor):
             input = other.new_tensor(input, dtype=other.dtype)
         if not isinstance(other, Tensor):
             other = input.new_tensor(other, dtype=input.dtype)
     elif input._data.dtype != other._data.dtype:
-        from .registry import promote
-
         input, other = promote("where", input, other)
     return apply(WHERE, (condition, input, other), (condition,))
 
@@ -690,4 +682,3 @@ __all__ = [
     "bitwise_and", "bitwise_or", "bitwise_xor",
 ]
 
-_ = math

@@ -30,7 +30,7 @@ class Op:
     """
 
     __slots__ = ("name", "fwd", "vjp", "jvp", "node_name", "save", "save_out", "differentiable",
-                 "masks", "doc")
+                 "masks")
 
     def __init__(self, name, fwd, vjp=None, jvp=None, save=None, save_out=False, node_name=None):
         self.name = name
