@@ -6,11 +6,14 @@ w and b are leaf tensors; each step computes the loss, calls backward() and upda
 parameters with an optimizer from gpugrad.optim (plain SGD by default, which is exactly
 p -= lr * p.grad under no_grad(), or Adam), as one would in PyTorch. At the end the learned
 parameters are compared with w_true and with the least-squares solution computed by NumPy on
-host copies. With tqdm installed a progress bar shows the live loss; --plot draws the loss
-curve with matplotlib (pip install 'gpugrad[plot]').
+host copies. With --chunk the loss and its gradient come from
+gpugrad.nn.functional.linear_mse_loss, which reads X once per step in cache-sized row chunks
+(gradient accumulation over chunks) instead of twice. With tqdm installed a progress bar shows
+the live loss; --plot draws the loss curve with matplotlib (pip install 'gpugrad[plot]').
 
     python examples/linear_regression.py [--device auto|cpu|cuda] [--n 200000 --d 64]
-                                         [--optimizer sgd|adam] [--plot loss.png]
+                                         [--optimizer sgd|adam] [--chunk ROWS]
+                                         [--plot loss.png]
 """
 
 import argparse
@@ -51,6 +54,10 @@ def main(argv=None):
     parser.add_argument("--noise", type=float, default=0.1, help="noise standard deviation")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--chunk", type=int, nargs="?", const=0, default=None, metavar="ROWS",
+        help="one pass over X per step, ROWS rows at a time (no value or 0: cache-sized chunks)",
+    )
     parser.add_argument("--plot", metavar="PNG", help="save the loss curve to this file")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     args = parser.parse_args(argv)
@@ -60,7 +67,8 @@ def main(argv=None):
     device = resolve_device(args.device)
     dtype = {"float32": gpugrad.float32, "float64": gpugrad.float64}[args.dtype]
     kw = {"dtype": dtype, "device": device}
-    print(f"device {device}, dtype {args.dtype}, n = {args.n}, d = {args.d}")
+    chunked = "" if args.chunk is None else f", one pass per step ({args.chunk or 'auto'} rows)"
+    print(f"device {device}, dtype {args.dtype}, n = {args.n}, d = {args.d}{chunked}")
 
     # Data, generated where it will be used.
     gpugrad.manual_seed(args.seed)
@@ -87,7 +95,10 @@ def main(argv=None):
     synchronize(device)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        loss = ((X @ w + b - y) ** 2).mean()
+        if args.chunk is None:
+            loss = ((X @ w + b - y) ** 2).mean()
+        else:
+            loss = gpugrad.nn.functional.linear_mse_loss(X, w, y, b, chunk=args.chunk or None)
         opt.zero_grad()
         loss.backward()
         opt.step()

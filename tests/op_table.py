@@ -430,6 +430,22 @@ for _sa, _sb in [
     row("matmul", _G("matmul"), np.matmul, F(*_sa), F(*_sb))
 row("matmul", operator.matmul, operator.matmul, F(2, 3), F(3, 2), label="operator")
 
+# The fused linear-regression loss: chunk sizes that do and do not divide the rows.
+
+
+def _lin_mse(chunk):
+    return lambda X, w, y, b=None: gg.nn.functional.linear_mse_loss(X, w, y, b, chunk=chunk)
+
+
+def _lin_mse_ref(X, w, y, b=0.0):
+    return np.mean((X @ w + b - y) ** 2)
+
+
+row("linear_mse", _lin_mse(3), _lin_mse_ref, F(7, 3), F(3), F(7), F(1), label="bias_chunk3")
+row("linear_mse", _lin_mse(None), _lin_mse_ref, F(7, 3), F(3), F(7), label="no_bias")
+row("linear_mse", _lin_mse(2), _lin_mse_ref, F(5, 3), F(3, 2), F(5, 2), F(2), label="k2")
+row("linear_mse", _lin_mse(4), _lin_mse_ref, F(6, 2), F(2, 2), F(6, 2), F(1, 2), label="k2_b1k")
+
 # ----------------------------------------------------------------------------- shape
 
 row("reshape", lambda x: x.reshape(4, 6), lambda a: a.reshape(4, 6), F(2, 3, 4))

@@ -131,6 +131,20 @@ def test_linear_regression():
     assert err_lstsq < 1e-8, out  # gradient descent has converged to the least-squares solution
 
 
+def test_linear_regression_chunked_follows_the_same_path():
+    """--chunk (one pass over X per step) takes the same steps as the composite loss."""
+    args = ["--n", "2000", "--d", "8", "--steps", "100", "--device", "cpu", "--dtype", "float64"]
+    plain = run_example("linear_regression.py", *args)
+    chunked = run_example("linear_regression.py", *args, "--chunk", "300")
+    assert "one pass per step (300 rows)" in chunked
+    loss = rf"step\s+\d+\s+loss ({NUMBER})"
+    a, b = re.findall(loss, plain), re.findall(loss, chunked)
+    assert len(a) >= 10 and [float(v) for v in a] == pytest.approx([float(v) for v in b],
+                                                                     rel=1e-9)
+    final = r"max \|\[w, b\] - least squares\|"
+    assert float(line(chunked, final).split("= ")[1]) < 1e-4, chunked
+
+
 def test_linear_regression_float32():
     args = ["--n", "2000", "--d", "8", "--steps", "200", "--device", "cpu", "--seed", "3"]
     out = run_example("linear_regression.py", *args)

@@ -71,8 +71,11 @@ class Node:
             raise RuntimeError(_FREED_MSG.format(name=self.name()))
         vers = self.vers
         if vers is not None:
-            for i, (t, v) in enumerate(zip(self.saved, vers)):
-                if v is not None and t._vc[0] != v:
+            saved = self.saved
+            for i in range(len(vers)):
+                v = vers[i]
+                if v is not None and saved[i]._vc[0] != v:
+                    t = saved[i]
                     raise RuntimeError(
                         f"{self.name()}: input {i} (a tensor of shape {tuple(t._data.shape)} and "
                         f"dtype {t.dtype}) that it saved for backward has been modified by an "
@@ -84,12 +87,6 @@ class Node:
                 f"{self.name()}: its output, saved for backward, has been modified by an in-place "
                 f"operation: it is now at version {self.out_vc[0]}; expected version 0. "
                 "Use an out-of-place op, or .clone() the output before changing it.")
-
-    def release(self):
-        if self.saved is not None or self.out_data is not None:
-            self.saved = None
-            self.out_data = None
-            self.freed = True
 
 
 class AccumulateGrad:
@@ -228,6 +225,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
 
     prev = state.grad_enabled
     state.grad_enabled = create_graph
+    check_nan = anomaly[0]
     quiet = _quiet_fp()
     quiet.__enter__()
     try:
@@ -235,7 +233,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         while ready:
             n = ready.pop()
             g = buffers.pop(n, None)
-            grads = None
             if g is not None:
                 if n.hooks:
                     g = _run_hooks(n.hooks, g)
@@ -248,16 +245,16 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if n.freed or n.vers is not None or n.out_data is not None:
                     n.check_saved()
                 grads = n.op.vjp(n, g)
-                if anomaly[0]:
+                if check_nan:
                     _check_nan(n, grads)
+            else:
+                grads = (None,) * len(n.next)
             if not retain_graph and (n.saved is not None or n.out_data is not None):
-                n.release()
-            nxt = n.next
-            for i in range(len(nxt)):
-                m = nxt[i]
+                n.saved = n.out_data = None  # release the saved arrays
+                n.freed = True
+            for m, gi in zip(n.next, grads):
                 if m is None:
                     continue
-                gi = grads[i] if grads is not None else None
                 if type(m) is Node:
                     if gi is not None:
                         b = buffers.get(m)

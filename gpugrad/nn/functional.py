@@ -7,6 +7,7 @@ import math
 from .. import backend as B
 from ..ops import composite
 from ..ops import elementwise as E
+from ..ops.fused import linear_mse_loss
 
 relu = E.relu
 sigmoid = E.sigmoid
@@ -150,5 +151,5 @@ def dropout(input, p=0.5, training=True):
 
 
 __all__ = ["relu", "sigmoid", "tanh", "softplus", "softmax", "log_softmax", "mse_loss",
-           "l1_loss", "linear", "cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-           "dropout"]
+           "l1_loss", "linear", "linear_mse_loss", "cross_entropy", "nll_loss",
+           "binary_cross_entropy_with_logits", "dropout"]

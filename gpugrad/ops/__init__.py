@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import backend as B
 from ..tensor import Tensor, check_inplace
-from . import composite, elementwise, linalg, reduction, shape
+from . import composite, elementwise, fused, linalg, reduction, shape
 from .composite import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .linalg import *  # noqa: F403

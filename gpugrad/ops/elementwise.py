@@ -26,13 +26,15 @@ class _Math:
         self.cos, self.sin, self.sign, self.sigmoid = cos, sin, sign, sigmoid
 
 
-_array_math: dict = {}
+_array_math: dict = {}  # array type -> _Math of its module
 
 
-def _math_of(xp):
-    m = _array_math.get(xp)
+def _math_of(array_type):
+    m = _array_math.get(array_type)
     if m is None:
-        m = _array_math[xp] = _Math(xp.cos, xp.sin, xp.sign, lambda x: _sigmoid_fwd(xp, x))
+        xp = B._XP[array_type]
+        m = _array_math[array_type] = _Math(xp.cos, xp.sin, xp.sign,
+                                            lambda x: _sigmoid_fwd(xp, x))
     return m
 
 
@@ -62,10 +64,11 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
                 return (g * d(_TENSOR_MATH, x, out, *n.params),)
             # No graph to build: the same formula on arrays, one tensor for the result.
             gd = g._data
-            xp = B._XP[type(gd)]
-            r = gd * d(_math_of(xp), saved[0]._data if saved is not None else None, n.out_data,
-                       *n.params)
-            return (_wrap(r if type(r) is type(gd) else xp.asarray(r)),)
+            x = saved[0]._data if saved is not None else None
+            out = n.out_data
+            tg = type(gd)
+            F = _array_math.get(tg) or _math_of(tg)
+            return (_wrap(_g_times(gd, d(F, x, out, *n.params), x, out)),)
 
         def jvp(ts, out, args, params):
             return ts[0] * d(_TENSOR_MATH, args[0], out, *params)
@@ -87,6 +90,21 @@ def _public1(op, floating, doc):
     return public
 
 
+# From this many elements on, a vjp on arrays multiplies g into a fresh local derivative in
+# place: one pass over memory and one array fewer (below it, out= costs more than it saves).
+_IN_PLACE_MIN = 1 << 15
+
+
+def _g_times(gd, d, *inputs):
+    """``g * d`` on arrays, as an array of g's type. A large `d` that the formula made fresh
+    (not one of `inputs`, not a view, g's shape and dtype) takes the product in place."""
+    if (gd.size >= _IN_PLACE_MIN and type(d) is type(gd) and d.base is None
+            and d.shape == gd.shape and d.dtype == gd.dtype and all(d is not a for a in inputs)):
+        return B._XP[type(gd)].multiply(d, gd, out=d)
+    r = gd * d
+    return r if type(r) is type(gd) else B._XP[type(gd)].asarray(r)
+
+
 def _zeros(like):
     return _wrap(_xp(like).zeros_like(like._data))
 
@@ -97,11 +115,11 @@ def _xp(t):
 
 exp = _unary("exp", lambda xp, x: xp.exp(x), lambda F, x, out: out, "out",
              doc="Elementwise e**x. Example: ``gpugrad.exp(gpugrad.tensor([0.]))`` -> tensor([1.])")
-log = _unary("log", lambda xp, x: xp.log(x), lambda F, x, out: 1 / x,
+log = _unary("log", lambda xp, x: xp.log(x), lambda F, x, out: 1.0 / x,
              doc="Natural logarithm, elementwise (``log(0) = -inf``).")
-log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda F, x, out: 1 / (x + 1),
+log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda F, x, out: 1.0 / (x + 1.0),
                doc="log(1 + x), accurate for small x.")
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda F, x, out: out + 1, "out",
+expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda F, x, out: out + 1.0, "out",
                doc="exp(x) - 1, accurate for small x.")
 sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda F, x, out: 0.5 / out, "out",
               doc="Square root, elementwise (gradient inf at 0, as in PyTorch).")
@@ -110,9 +128,9 @@ rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda F, x, out: -0.5 * o
 sin = _unary("sin", lambda xp, x: xp.sin(x), lambda F, x, out: F.cos(x), doc="Sine, elementwise.")
 cos = _unary("cos", lambda xp, x: xp.cos(x), lambda F, x, out: -F.sin(x),
              doc="Cosine, elementwise.")
-tan = _unary("tan", lambda xp, x: xp.tan(x), lambda F, x, out: 1 + out * out, "out",
+tan = _unary("tan", lambda xp, x: xp.tan(x), lambda F, x, out: 1.0 + out * out, "out",
              doc="Tangent, elementwise.")
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda F, x, out: 1 - out * out, "out",
+tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda F, x, out: 1.0 - out * out, "out",
               doc="Hyperbolic tangent, elementwise.")
 reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda F, x, out: -out * out, "out",
                     doc="1 / x, elementwise.")
@@ -124,7 +142,7 @@ def _sigmoid_fwd(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1 - out), "out",
+sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1.0 - out), "out",
                  doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
 relu = _unary("relu", lambda xp, x: xp.maximum(x, 0),
               lambda F, x, out: out > 0, "out", floating=False,
@@ -353,17 +371,14 @@ def _pow_scalar_d(x, p):
     return p * x ** (p - 1) if p != 2 else 2 * x
 
 
-def _pow_scalar_formula(g, x, needs, p):
-    d = _pow_scalar_d(x, p)
-    return (g * 0 if d is None else g * d,)
-
-
 def _pow_scalar_vjp(n, g):
-    if n.params[0] == 0:
+    p = n.params[0]
+    if p == 0:
         return (_zeros(g),)
+    x = n.saved[0]
     if _no_graph(n):
-        return _on_arrays(_pow_scalar_formula, n, g)
-    return _pow_scalar_formula(g, n.saved[0], n.needs, n.params[0])
+        return (_wrap(_g_times(g._data, _pow_scalar_d(x._data, p), x._data)),)
+    return (g * _pow_scalar_d(x, p),)
 
 
 def _pow_scalar_jvp(ts, out, args, params):

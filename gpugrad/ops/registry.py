@@ -30,7 +30,7 @@ class Op:
     """
 
     __slots__ = ("name", "fwd", "vjp", "jvp", "node_name", "save", "save_out", "differentiable",
-                 "masks")
+                 "masks", "save_one")
 
     def __init__(self, name, fwd, vjp=None, jvp=None, save=None, save_out=False, node_name=None):
         self.name = name
@@ -43,6 +43,8 @@ class Op:
         self.node_name = node_name or (
             "".join(p.capitalize() for p in name.split("_")) + "Backward0")
         self.masks = {}
+        # A one-input op saves its input when its gradient uses it.
+        self.save_one = save == "all" or bool(save and save[0])
 
     def __repr__(self):
         return f"<Op {self.name}>"
@@ -108,6 +110,9 @@ def device_error(name, a, b):
 _new = object.__new__
 
 
+_ONE = (True,)
+
+
 def _record(op, out, args, params, shapes=None):
     """Attach a Node to `out` for an op applied to `args` (some of which require grad).
 
@@ -118,15 +123,29 @@ def _record(op, out, args, params, shapes=None):
     n.op = op
     n.params = params
     n.shapes = shapes
-    n.hooks = None
-    n.retained = None
+    n.hooks = n.retained = None
     n.freed = False
     nargs = len(args)
     if nargs == 1:
         a = args[0]
         n.next = (a.grad_fn or a,)
-        needs = (True,)
-    elif nargs == 2:
+        n.needs = _ONE
+        if op.save_one:
+            n.saved = args
+            n.vers = (a._vc[0],)
+        else:
+            n.saved = n.vers = None
+        if op.save_out:
+            n.out_data = out._data
+            n.out_vc = out._vc
+        else:
+            n.out_data = None
+        if _anomaly[0]:
+            n.trace = user_frame()
+        out.grad_fn = n
+        out._rg = True
+        return
+    if nargs == 2:
         a, b = args
         ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
         eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
@@ -140,9 +159,6 @@ def _record(op, out, args, params, shapes=None):
     mask = op.masks.get(needs) or op.mask(needs)
     if True not in mask:
         n.saved = n.vers = None
-    elif nargs == 1:
-        n.saved = args
-        n.vers = (args[0]._vc[0],)
     elif nargs == 2:
         a, b = args
         ma, mb = mask
@@ -226,7 +242,11 @@ def apply1(op, x, params=()):
         raise op_error(op.name, exc, (x,)) from None
     if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
         out = _XP[type(xd)].asarray(out)
-    t = _wrap(out)
+    t = _new(Tensor)  # _wrap, inlined on the hot path
+    t._data = out
+    t.grad_fn = None
+    t._rg = False
+    t._vc = [0]
     if x._rg and op.vjp is not None and state.grad_enabled:
         _record(op, t, (x,), params)
     if _fw[0]:
@@ -299,7 +319,11 @@ def apply2(op, a, b, params=()):
         raise op_error(op.name, exc, (a, b)) from None
     if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
         out = xp.asarray(out)
-    t = _wrap(out)
+    t = _new(Tensor)  # _wrap, inlined on the hot path
+    t._data = out
+    t.grad_fn = None
+    t._rg = False
+    t._vc = [0]
     if rg and op.vjp is not None and state.grad_enabled:
         sa = getattr(ad, "shape", None)
         sb = getattr(bd, "shape", None)
