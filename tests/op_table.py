@@ -430,6 +430,23 @@ for _sa, _sb in [
     row("matmul", _G("matmul"), np.matmul, F(*_sa), F(*_sb))
 row("matmul", operator.matmul, operator.matmul, F(2, 3), F(3, 2), label="operator")
 
+# nn.functional.linear with a 2-D weight is the "linear" primitive (one node, as addmm).
+
+
+def _linear(*a):
+    return gg.nn.functional.linear(*a)
+
+
+def _linear_ref(x, W, b=0.0):
+    return x @ W.T + b
+
+
+row("linear", _linear, _linear_ref, F(3, 4), F(5, 4), F(5), label="bias")
+row("linear", _linear, _linear_ref, F(3, 4), F(5, 4), label="no_bias")
+row("linear", _linear, _linear_ref, F(4), F(5, 4), F(5), label="vector")
+row("linear", _linear, _linear_ref, F(2, 3, 4), F(5, 4), F(5), label="batched")
+row("linear", _linear, _linear_ref, F(0, 4), F(2, 4), F(2), label="empty")
+
 # The fused linear-regression loss: chunk sizes that do and do not divide the rows.
 
 

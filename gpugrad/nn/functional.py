@@ -7,6 +7,7 @@ import math
 from .. import backend as B
 from ..ops import composite
 from ..ops import elementwise as E
+from ..ops import linalg as L
 from ..ops.fused import linear_mse_loss
 
 relu = E.relu
@@ -51,8 +52,7 @@ def linear(input, weight, bias=None):
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not match weight of "
                            f"shape {tuple(weight.shape)} (in_features {weight.shape[-1]})")
-    out = input @ weight.mT if weight.ndim >= 2 else input @ weight
-    return out if bias is None else out + bias
+    return L.linear(input, weight, bias)
 
 
 def cross_entropy(input, target, reduction="mean"):

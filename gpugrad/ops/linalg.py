@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..tensor import Tensor
-from .registry import apply2, defop, sum_to
+from .registry import apply, apply2, defop, sum_to
 
 
 def _matmul_vjp(n, g):
@@ -46,6 +46,47 @@ MATMUL = defop("matmul", lambda xp, a, b, sa, sb: xp.matmul(a, b), _matmul_vjp, 
                save=((1,), (0,)))
 
 
+def _linear_fwd(xp, x, W, b):
+    out = xp.matmul(x, W.T)
+    if b is not None:
+        out += b  # a fresh array: no second one for the sum
+    return out
+
+
+def _linear_vjp(n, g):
+    x, W, _ = n.saved
+    nx, nW, nb = n.needs
+    gx = g @ W if nx else None
+    gW = gb = None
+    if x._data.ndim == 1:
+        gW = g.unsqueeze(-1) * x if nW else None
+        gb = g if nb else None
+    elif nW or nb:
+        # Batch dims folded into rows: gW = g^T x is one product, laid out as W (no copy).
+        g2 = g.reshape(-1, g._data.shape[-1]) if g._data.ndim != 2 else g
+        if nW:
+            gW = g2.mT @ (x.reshape(-1, x._data.shape[-1]) if x._data.ndim != 2 else x)
+        if nb:
+            gb = g2.sum(0)
+    return gx, gW, gb
+
+
+def _linear_jvp(ts, out, args, params):
+    (tx, tW, tb), (x, W, _) = ts, args
+    r = None if tx is None else tx @ W.mT
+    if tW is not None:
+        r = x @ tW.mT if r is None else r + x @ tW.mT
+    if tb is not None:
+        r = tb.expand(*out._data.shape) if r is None else r + tb
+    return r
+
+
+# input @ weight^T + bias, as nn.Linear computes it: one node, and the weight's gradient in
+# the weight's own layout (the composite would transpose it back and copy it into .grad).
+LINEAR = defop("linear", _linear_fwd, _linear_vjp, _linear_jvp, save=((1,), (0,), ()),
+               node_name="AddmmBackward0")
+
+
 def _check_matmul(name, a, b):
     sa, sb = a._data.shape, b._data.shape
     if not sa or not sb:
@@ -74,6 +115,17 @@ def matmul(input, other):
                         f"{type(other).__name__}")
     _check_matmul("matmul", input, other)
     return apply2(MATMUL, input, other, (input._data.shape, other._data.shape))
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` for a 2-D weight (out_features, in_features), as one node."""
+    dt = input._data.dtype
+    if (weight._data.ndim == 2 and weight._data.dtype == dt and input._data.ndim >= 1
+            and (bias is None or (bias._data.shape == weight._data.shape[:1]
+                                  and bias._data.dtype == dt))):
+        return apply(LINEAR, (input, weight, bias))
+    out = input @ weight.mT if weight._data.ndim >= 2 else input @ weight
+    return out if bias is None else out + bias
 
 
 def _need_dims(name, what, *pairs):
