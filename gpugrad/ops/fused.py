@@ -12,6 +12,8 @@ composite's formulas in gpugrad ops instead, so higher-order derivatives stay ex
 
 from __future__ import annotations
 
+import functools
+
 from .. import backend as B
 from ..autograd.grad_mode import fw_levels, state
 from ..tensor import Tensor, _wrap
@@ -56,8 +58,18 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
     return sq, gw, None if gb is None else xp.asarray(gb), R
 
 
-# Array type -> a faster sweep with _sweep's signature (a device kernel), tested against it.
-KERNELS: dict = {}
+# Array type -> the sweep for it: _sweep, or a device kernel with its signature (gpugrad/kernels,
+# tested against _sweep in tests/test_kernels.py).
+KERNELS: dict = {B.ndarray: _sweep}
+
+
+def _sweep_for(array_type):
+    k = KERNELS.get(array_type)
+    if k is None:
+        from ..kernels import linear_mse as cuda
+
+        k = KERNELS[array_type] = functools.partial(cuda.sweep, fallback=_sweep)
+    return k
 
 
 def _scale(y, g):
@@ -169,7 +181,7 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
     Xd = input._data
     xp = B._XP[type(Xd)]
     chunk = B.row_chunk(Xd, chunk)
-    sweep = KERNELS.get(type(Xd), _sweep)
+    sweep = _sweep_for(type(Xd))
     try:
         sq, gw, gb, R = sweep(xp, Xd, weight._data, None if bias is None else bias._data,
                               target._data, chunk, nw, nb, nX or ny)
