@@ -1,0 +1,83 @@
+"""``python -m gpugrad.bench [suite ...]`` (or ``gpugrad-bench``): run benchmark suites.
+
+    python -m gpugrad.bench                      # all suites, CPU, default sizes (a few minutes)
+    python -m gpugrad.bench linreg --n 100000 --json out.json
+    python -m gpugrad.bench overhead --device cuda --size 1 1000
+    python -m gpugrad.bench all --quick          # tiny sizes: a smoke test in seconds
+
+Exits with status 1 when a row's gradient disagrees with its reference (flagged WRONG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gpugrad
+
+from . import cheapgrad, linreg, mlp, overhead
+from .harness import Bench, write_json
+
+SUITES: dict[str, Callable[[Bench, Any], None]] = {
+    "linreg": linreg.run, "overhead": overhead.run, "mlp": mlp.run, "cheapgrad": cheapgrad.run}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m gpugrad.bench",
+                                description="Time gpugrad against NumPy by hand, PyTorch and JAX, "
+                                            "and check every gradient.")
+    p.add_argument("suites", nargs="*", default=["all"], metavar="suite",
+                   help=f"{', '.join(SUITES)} or all (default)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--n", type=int, help="linreg, cheapgrad: rows of X (default 1000000)")
+    p.add_argument("--d", type=int, help="linreg, cheapgrad: columns of X (default 256)")
+    p.add_argument("--batch", type=int, help="mlp, cheapgrad: batch size (default 64)")
+    p.add_argument("--ops", type=int, help="overhead: ops in the chain (default 1000)")
+    p.add_argument("--size", type=int, nargs="+", help="overhead: tensor sizes (default 1 100)")
+    p.add_argument("--repeat", type=int,
+                   help="timed rounds (default 7 for linreg, 21 for overhead and mlp)")
+    p.add_argument("--json", metavar="PATH", help="write every row's numbers to PATH")
+    p.add_argument("--quick", action="store_true", help="tiny sizes and 3 rounds, for tests")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = parser()
+    args = p.parse_args(argv)
+    names = list(SUITES) if "all" in args.suites else args.suites
+    unknown = [s for s in names if s not in SUITES]
+    if unknown:
+        p.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)} or all")
+    if args.device == "cuda" and not gpugrad.cuda.is_available():
+        print("gpugrad.bench: --device cuda needs CuPy and a CUDA GPU; none is usable",
+              file=sys.stderr)
+        return 2
+    bench = Bench(args.device, quick=args.quick, repeat=args.repeat or (3 if args.quick else None))
+    env = bench.env
+    bench.say(f"gpugrad.bench {' '.join(names)} on {env['device_name']} ({env['cpu_count']} CPUs), "
+              f"{env['date']}")
+    bench.say("  " + ", ".join(f"{k} {env[k]}" for k in ("python", "gpugrad", "numpy", "torch",
+                                                         "jax", "cupy") if env[k]))
+    bench.say(f"  rows timed interleaved after {bench.warmup} warm-up round(s), each timed call "
+              "right after an untimed one of the same row;\n  ratio: median over the reference's "
+              "median; grad err: max |g - g_ref| / max |g_ref|")
+    for name in names:
+        bench.say(f"\n[{name}]")
+        SUITES[name](bench, args)
+        gc.collect()
+    if args.json:
+        write_json(args.json, bench, argv)
+        bench.say(f"\nwrote {args.json}")
+    if bench.wrong:
+        bench.say("\nWRONG gradients: " + ", ".join(
+            "/".join(s for s in (r.suite, r.table, r.name) if s) for r in bench.wrong))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

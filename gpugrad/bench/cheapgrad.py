@@ -1,0 +1,134 @@
+"""cheapgrad: what a gradient costs beside the value, time(value and gradient) / time(value).
+
+    python -m gpugrad.bench cheapgrad [--n 1000000] [--d 256] [--batch 64] [--device cpu|cuda]
+
+Reverse mode promises a gradient for a small constant multiple of the value's cost. Two losses:
+linreg's mean((X w - y)^2) (same X, w, y) and the mlp suite's cross-entropy. For each of NumPy
+by hand, gpugrad (value under ``no_grad``, then forward and backward), PyTorch (value under
+``torch.no_grad``) and JAX (``jit(loss)`` against ``jit(value_and_grad(loss))``), the value row
+and the value-and-gradient row are timed interleaved; the ``grad/value`` column is their ratio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gpugrad
+from gpugrad.nn import functional as F
+
+from . import linreg, mlp
+from .harness import Bench, Row
+
+SUITE = "cheapgrad"
+
+
+def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
+    """{framework: (value, value and grad)} for linreg's loss."""
+    n, d = args.n or (4096 if bench.quick else 1_000_000), args.d or (32 if bench.quick else 256)
+    X, w, y = linreg.data(bench, n, d)
+    fns: dict[str, Any] = {bench.hand: (lambda: linreg.hand_value(X, w, y),
+                                        lambda: linreg.hand_value_and_grad(X, w, y)[1])}
+    gX, gw, gy = linreg.gpugrad_tensors(X, w, y)
+
+    def gg_value():
+        with gpugrad.no_grad():
+            return ((gX @ gw - gy) ** 2).mean()
+
+    def gg_vg():
+        gw.grad = None
+        ((gX @ gw - gy) ** 2).mean().backward()
+        return gw.grad
+
+    fns["gpugrad"] = (gg_value, gg_vg)
+    torch = bench.optional(SUITE, "torch")
+    if torch is not None:
+        tX, tw, ty = linreg.torch_tensors(torch, X, w, y)
+
+        def t_value():
+            with torch.no_grad():
+                return ((tX @ tw - ty) ** 2).mean()
+
+        def t_vg():
+            tw.grad = None
+            ((tX @ tw - ty) ** 2).mean().backward()
+            return tw.grad
+
+        fns["torch"] = (t_value, t_vg)
+    jax = bench.optional(SUITE, "jax")
+    if jax is not None:
+        jX, jw, jy = linreg.jax_arrays(jax, bench, X, w, y)
+        loss = linreg.jax_loss(jax.numpy)
+        value, vg = jax.jit(loss), jax.jit(jax.value_and_grad(loss))
+        fns["jax jit"] = (lambda: value(jw, jX, jy).block_until_ready(),
+                          lambda: jax.block_until_ready(vg(jw, jX, jy))[1])
+    return f"linreg loss, X float32 ({n}, {d})", fns
+
+
+def mlp_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
+    """{framework: (value, value and grad)} for the mlp suite's loss."""
+    batch = args.batch or (8 if bench.quick else 64)
+    xp, dev = bench.xp, bench.device
+    params, X, labels = mlp.init(bench, batch)
+    fns: dict[str, Any] = {bench.hand: (lambda: mlp.hand_value(xp, params, X, labels),
+                                        lambda: mlp.hand_value_and_grad(xp, params, X, labels)[1])}
+    model, gX, gt = mlp.gpugrad_model(params, dev), gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
+
+    def gg_value():
+        with gpugrad.no_grad():
+            return F.cross_entropy(model(gX), gt)
+
+    def gg_vg():
+        model.zero_grad()
+        F.cross_entropy(model(gX), gt).backward()
+        return mlp.grads_of(model)
+
+    fns["gpugrad"] = (gg_value, gg_vg)
+    torch = bench.optional(SUITE, "torch")
+    if torch is not None:
+        tmodel = mlp.torch_model(torch, params, dev)
+        tX, tt = torch.from_dlpack(X), torch.from_dlpack(labels)
+        cross_entropy = torch.nn.functional.cross_entropy
+
+        def t_value():
+            with torch.no_grad():
+                return cross_entropy(tmodel(tX), tt)
+
+        def t_vg():
+            tmodel.zero_grad()
+            cross_entropy(tmodel(tX), tt).backward()
+            return mlp.grads_of(tmodel)
+
+        fns["torch"] = (t_value, t_vg)
+    jax = bench.optional(SUITE, "jax")
+    if jax is not None:
+        jp, jX, jt = mlp.jax_inputs(jax, bench, params, X, labels)
+        loss = mlp.jax_loss(jax)
+        value, vg = jax.jit(loss), jax.jit(jax.value_and_grad(loss))
+        fns["jax jit"] = (lambda: value(jp, jX, jt).block_until_ready(),
+                          lambda: jax.block_until_ready(vg(jp, jX, jt))[1])
+    return f"mlp loss (784-256-256-10 tanh, cross-entropy), batch {batch}", fns
+
+
+def run(bench: Bench, args) -> None:
+    gpugrad_ratio = {}
+    for table, make, repeat, limit in (("linreg", linreg_fns, 7, 2.2), ("mlp", mlp_fns, 21, 2.7)):
+        title, fns = make(bench, args)
+        rows = []
+        for name, (value, vg) in fns.items():
+            rows += [Row(f"{name} value", value, timer=_timer(name), grad=False),
+                     Row(f"{name} value+grad", vg, timer=_timer(name))]
+        ref = f"{bench.hand} value"
+        res = bench.measure(SUITE, table, rows, repeat=repeat, ratio_ref=ref,
+                            grad_ref=f"{bench.hand} value+grad")
+        for name in fns:
+            vg_row = res.get(f"{name} value+grad")
+            if vg_row is not None and f"{name} value" in res:
+                vg_row.extra["grad/value"] = vg_row.median_s / res[f"{name} value"].median_s
+        bench.table(f"cheapgrad: {title}, {bench.device}, times in ms", res, ["grad/value"], ref)
+        gpugrad_ratio[table] = (res["gpugrad value+grad"].extra.get("grad/value"), limit)
+    for table, (now, limit) in gpugrad_ratio.items():
+        bench.target(f"gpugrad grad/value <= {limit} on {table}", now, limit)
+
+
+def _timer(name: str) -> str:
+    return {"torch": "torch", "jax jit": "host"}.get(name, "device")

@@ -1,0 +1,163 @@
+"""linreg: one full-batch gradient of mean((X w - y)^2) with X float32 (N, D), the main job's step.
+
+    python -m gpugrad.bench linreg [--n 1000000] [--d 256] [--repeat 7] [--device cpu|cuda]
+
+Rows: the hand-written NumPy (CuPy) gradient ``2/N X^T (X w - y)`` (the reference), gpugrad's
+autograd, gpugrad's fused ``nn.functional.linear_mse_loss`` (when it exists), PyTorch, JAX (eager
+and jitted), and a copy of X, which computes no gradient but measures the memory bandwidth: the
+"one-pass floor" is the time to read X once at that bandwidth, and every row is also shown as a
+multiple of it. On CPU, tracemalloc gives the peak memory one call allocates beyond X and y.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import gpugrad
+from gpugrad.nn import functional as F
+
+from .harness import Bench, Row, fmt
+
+SUITE = "linreg"
+
+
+def data(bench: Bench, n: int, d: int) -> tuple[Any, Any, Any]:
+    """X (n, d), w (d,), y (n,) float32, drawn once per run with seed 0 on the run's device."""
+    key = ("linreg", n, d)
+    if key not in bench.cache:
+        rng = bench.xp.random.default_rng(0)
+        f32 = bench.xp.float32
+        X = rng.standard_normal((n, d), dtype=f32)
+        w = rng.standard_normal(d, dtype=f32)
+        y = rng.standard_normal(n, dtype=f32)
+        bench.cache.clear()  # one data set at a time: X is a gigabyte at the default size
+        bench.cache[key] = (X, w, y)
+    return bench.cache[key]
+
+
+def hand_grad(X, w, y):
+    """2/N X^T (X w - y), two passes over X."""
+    r = X @ w
+    r -= y
+    return (2 / X.shape[0]) * (X.T @ r)
+
+
+def hand_value(X, w, y):
+    r = X @ w
+    r -= y
+    return (r @ r) / X.shape[0]
+
+
+def hand_value_and_grad(X, w, y):
+    """The loss and its gradient from one residual."""
+    r = X @ w
+    r -= y
+    return (r @ r) / X.shape[0], (2 / X.shape[0]) * (X.T @ r)
+
+
+def gpugrad_tensors(X, w, y):
+    """X, y wrapped without a copy; w a leaf that requires grad."""
+    return gpugrad.as_tensor(X), gpugrad.as_tensor(w.copy()).requires_grad_(), gpugrad.as_tensor(y)
+
+
+def torch_tensors(torch, X, w, y):
+    tw = torch.from_dlpack(w.copy()).requires_grad_()
+    return torch.from_dlpack(X), tw, torch.from_dlpack(y)
+
+
+def jax_loss(jnp):
+    return lambda w, X, y: jnp.mean((X @ w - y) ** 2)
+
+
+def jax_arrays(jax, bench: Bench, *arrays):
+    """`arrays` as JAX arrays, made outside any timed region (copies; DLPack views on cuda)."""
+    jnp = jax.numpy
+    if bench.device == "cuda":
+        return [jnp.from_dlpack(a) for a in arrays]
+    return [jnp.asarray(a) for a in arrays]
+
+
+def peak_bytes(fn) -> int:
+    """Peak bytes traced (NumPy reports its allocations to tracemalloc) during one call."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def run(bench: Bench, args) -> None:
+    n, d = args.n or (4096 if bench.quick else 1_000_000), args.d or (32 if bench.quick else 256)
+    X, w, y = data(bench, n, d)
+    xp = bench.xp
+    ref = bench.hand
+    rows = [Row(ref, lambda: hand_grad(X, w, y))]
+
+    gX, gw, gy = gpugrad_tensors(X, w, y)
+
+    def autograd():
+        gw.grad = None
+        ((gX @ gw - gy) ** 2).mean().backward()
+        return gw.grad
+
+    rows.append(Row("gpugrad autograd", autograd))
+    if hasattr(F, "linear_mse_loss"):
+
+        def fused():
+            gw.grad = None
+            F.linear_mse_loss(gX, gw, gy).backward()
+            return gw.grad
+
+        rows.append(Row("gpugrad fused", fused))
+    else:
+        bench.skip(SUITE, "gpugrad fused", "gpugrad.nn.functional has no linear_mse_loss")
+
+    torch = bench.optional(SUITE, "torch")
+    if torch is not None:
+        tX, tw, ty = torch_tensors(torch, X, w, y)
+
+        def torch_step():
+            tw.grad = None
+            ((tX @ tw - ty) ** 2).mean().backward()
+            return tw.grad
+
+        rows.append(Row("torch", torch_step, timer="torch"))
+    jax = bench.optional(SUITE, "jax")
+    if jax is not None:
+        jX, jw, jy = jax_arrays(jax, bench, X, w, y)
+        grad = jax.grad(jax_loss(jax.numpy))
+        jit = jax.jit(grad)
+        rows.append(Row("jax", lambda: grad(jw, jX, jy).block_until_ready(), timer="host"))
+        rows.append(Row("jax jit", lambda: jit(jw, jX, jy).block_until_ready(), timer="host"))
+    buf = xp.empty_like(X)
+    rows.append(Row("copy X", lambda: xp.copyto(buf, X), grad=False))
+
+    res = bench.measure(SUITE, "", rows, repeat=7, ratio_ref=ref, grad_ref=ref)
+    copy = res["copy X"].median_s
+    bandwidth = 2 * X.nbytes / copy  # bytes read + bytes written, per second
+    floor = X.nbytes / bandwidth
+    for r in res.values():
+        r.extra["GB/s X"] = X.nbytes / r.median_s / 1e9
+        r.extra["x floor"] = r.median_s / floor
+    columns = ["GB/s X", "x floor"]
+    if bench.device == "cpu":
+        calls = {ref: rows[0].fn, "gpugrad autograd": autograd}
+        if "gpugrad fused" in res:
+            calls["gpugrad fused"] = fused
+        peak = {name: peak_bytes(fn) / 1e6 for name, fn in calls.items()}
+        for name, mb in peak.items():
+            res[name].extra.update({"peak MB": mb, "mem/hand": mb / peak[ref]})
+        columns += ["peak MB", "mem/hand"]
+    bench.table(f"linreg: one gradient of mean((X w - y)^2), X float32 ({n}, {d}) = "
+                f"{fmt(X.nbytes / 1e6)} MB, {bench.device}, times in ms", res, columns, ref)
+    bench.footer(f"copy X: {bandwidth / 1e9:.1f} GB/s read + written; one-pass floor "
+                 f"X.nbytes / bandwidth = {floor * 1e3:.2f} ms")
+    if bench.device == "cpu":
+        bench.footer("peak MB: tracemalloc's peak during one call, X and y allocated before")
+    else:
+        bench.footer("peak memory is measured on cpu only")
+    bench.target("gpugrad autograd <= 1.05x hand", res["gpugrad autograd"].ratio, 1.05)
+    if "gpugrad fused" in res:
+        bench.target("gpugrad fused <= 1.5x floor", res["gpugrad fused"].extra["x floor"], 1.5)
