@@ -447,6 +447,26 @@ row("linear", _linear, _linear_ref, F(4), F(5, 4), F(5), label="vector")
 row("linear", _linear, _linear_ref, F(2, 3, 4), F(5, 4), F(5), label="batched")
 row("linear", _linear, _linear_ref, F(0, 4), F(2, 4), F(2), label="empty")
 
+# Cross-entropy at class indices: one node (log_softmax and the pick fused).
+
+
+def _ce(reduction):
+    return lambda z, t: gg.nn.functional.cross_entropy(z, t, reduction=reduction)
+
+
+def _ce_ref(reduction):
+    def ref(z, t):
+        m = z.max(1, keepdims=True)
+        nll = np.log(np.exp(z - m).sum(1)) + m[:, 0] - z[np.arange(len(t)), t]
+        return {"mean": nll.mean(), "sum": nll.sum(), "none": nll}[reduction]
+    return ref
+
+
+for _red in ("mean", "sum", "none"):
+    row("cross_entropy", _ce(_red), _ce_ref(_red), F(5, 3), I([0, 2, 1, 1, 0]), label=_red,
+        grad=(0,))
+row("cross_entropy", _ce("mean"), _ce_ref("mean"), F(1, 4), I([3]), label="one_row", grad=(0,))
+
 # The fused linear-regression loss: chunk sizes that do and do not divide the rows.
 
 

@@ -7,6 +7,7 @@ import math
 from .. import backend as B
 from ..ops import composite
 from ..ops import elementwise as E
+from ..ops import fused as _fused
 from ..ops import linalg as L
 from ..ops.fused import linear_mse_loss
 
@@ -66,12 +67,17 @@ def cross_entropy(input, target, reduction="mean"):
 
         >>> logits = gpugrad.tensor([[2.0, 0.0], [0.0, 2.0]], requires_grad=True)
         >>> F.cross_entropy(logits, gpugrad.tensor([0, 1]))
-        tensor(0.1269, grad_fn=<DivBackward0>)
+        tensor(0.1269, grad_fn=<NllLossBackward0>)
     """
     if input.ndim == 0:
         raise ValueError("cross_entropy: input must have a class dimension, got a 0-d tensor")
     if input.ndim == 1:
         input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if (input.ndim == 2 and input.dtype.is_floating_point and target.ndim == 1
+            and target._data.dtype.kind in "iu" and target.shape[0] == input.shape[0]
+            and input.shape[1] and reduction in ("mean", "sum", "none")
+            and B.same_device(input._data, target._data)):
+        return _fused.cross_entropy(input, target, reduction)
     logp = composite.log_softmax(input, 1)
     if target.dtype.is_floating_point:
         _check_same_shape("cross_entropy", input, target)

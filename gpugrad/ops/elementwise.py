@@ -67,8 +67,11 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
             x = saved[0]._data if saved is not None else None
             out = n.out_data
             tg = type(gd)
-            F = _array_math.get(tg) or _math_of(tg)
-            return (_wrap(_g_times(gd, d(F, x, out, *n.params), x, out)),)
+            dv = d(_array_math.get(tg) or _math_of(tg), x, out, *n.params)
+            if gd.size < _IN_PLACE_MIN:
+                r = gd * dv
+                return (_wrap(r if type(r) is tg else B._XP[tg].asarray(r)),)
+            return (_wrap(_g_times(gd, dv, x, out)),)
 
         def jvp(ts, out, args, params):
             return ts[0] * d(_TENSOR_MATH, args[0], out, *params)
@@ -210,6 +213,10 @@ def _on_arrays(formula, n, g):
                      b._data if isinstance(b, Tensor) else b, n.needs, *n.params)
     else:
         rs = formula(gd, *(_raw(v) for v in saved), n.needs, *n.params)
+    if len(rs) == 2:
+        ra, rb = rs
+        return (None if ra is None else _wrap(ra if type(ra) is tg else B._XP[tg].asarray(ra)),
+                None if rb is None else _wrap(rb if type(rb) is tg else B._XP[tg].asarray(rb)))
     return tuple(None if r is None else _wrap(r if type(r) is tg else B._XP[tg].asarray(r))
                  for r in rs)
 
@@ -252,8 +259,11 @@ def _unb(g, shape):
 
 
 def _add_vjp(n, g):
-    sa, sb = _shapes(n)
-    return (_unb(g, sa) if n.needs[0] else None, _unb(g, sb) if n.needs[1] else None)
+    na, nb = n.needs
+    if n.shapes is None:
+        return (g if na else None, g if nb else None)
+    sa, sb = n.shapes
+    return (sum_to(g, sa) if na else None, sum_to(g, sb) if nb else None)
 
 
 def _add_jvp(ts, out, args, params):

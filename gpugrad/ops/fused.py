@@ -188,13 +188,98 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
     except Exception as exc:
         raise op_error(name, exc, tuple(a for a in args if a is not None)) from None
     n = target._data.size
-    out = _wrap(xp.asarray(sq / n if n else B.nan, dtype=Xd.dtype))
+    return _finish(LINEAR_MSE, xp.asarray(sq / n if n else B.nan, dtype=Xd.dtype), args,
+                   (chunk,), record, (gw, gb, R))
+
+
+def _finish(op, out, args, params, record, aux):
+    """Wrap a fused forward's result; record its node, with `aux` (the arrays its forward
+    made for the vjp) saved after the inputs, and push forward-mode tangents."""
+    t = _wrap(out)
     if record:
-        _record(LINEAR_MSE, out, args, (chunk,))
-        out.grad_fn.saved += ((gw, gb, R),)
+        _record(op, t, args, params)
+        t.grad_fn.saved += (aux,)
     if fw_levels[0]:
-        _push_tangent(LINEAR_MSE, out, args, (chunk,))
-    return out
+        _push_tangent(op, t, args, params)
+    return t
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+
+
+def _ce_fwd(xp, x, t, reduction, keep_p):
+    """-log_softmax(x, 1) at the classes `t`, reduced; and softmax(x, 1) when `keep_p`."""
+    m = x.max(axis=1, keepdims=True)
+    z = x - xp.where(xp.isfinite(m), m, 0.0)  # shifted by the max: exp never overflows
+    e = xp.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    nll = (xp.log(s) - xp.take_along_axis(z, t[:, None], axis=1))[:, 0]
+    if reduction == "mean":
+        loss = nll.sum() / nll.shape[0] if nll.shape[0] else xp.asarray(B.nan, x.dtype)
+    else:
+        loss = nll.sum() if reduction == "sum" else nll
+    return xp.asarray(loss, dtype=x.dtype), (e / s if keep_p else None)
+
+
+def _ce_scale(g, reduction, n):
+    """The cotangent of each row's loss."""
+    if reduction == "mean":
+        return g / n if n else g * B.nan
+    return g if reduction == "sum" else g.unsqueeze(1)
+
+
+def _ce_vjp(n, g):
+    x, t, p = n.saved
+    reduction = n.params[0]
+    rows = x._data.shape[0]
+    if state.grad_enabled or fw_levels[0]:
+        from .composite import softmax
+
+        return ((softmax(x, 1) - _one_hot(t, x)) * _ce_scale(g, reduction, rows), None)
+    gd = g._data
+    xp = B._XP[type(gd)]
+    scale = gd / rows if reduction == "mean" and rows else (
+        gd * B.nan if reduction == "mean" else gd)
+    r = p * (scale if reduction != "none" else scale[:, None])
+    r[xp.arange(rows), t._data] -= scale  # softmax - one_hot(t), scaled
+    return (_wrap(r), None)
+
+
+def _one_hot(t, like):
+    from ..factories import arange
+
+    classes = arange(like._data.shape[1], dtype=t.dtype, device=like.device)
+    return (classes == t.unsqueeze(1)).to(like.dtype)
+
+
+def _ce_jvp(ts, out, args, params):
+    (tx, _), (x, t) = ts, args
+    from .composite import softmax
+
+    per_row = (softmax(x, 1) * tx).sum(1) - tx.gather(1, t.unsqueeze(1)).squeeze(1)
+    reduction = params[0]
+    if reduction == "none":
+        return per_row
+    return per_row.mean() if reduction == "mean" else per_row.sum()
+
+
+CROSS_ENTROPY = defop("cross_entropy", _ce_fwd, _ce_vjp, _ce_jvp, save="all",
+                      node_name="NllLossBackward0")
+
+
+def cross_entropy(input, target, reduction):
+    """Cross-entropy of logits (N, C) at integer classes (N,), in one node: the forward keeps
+    the softmax that the vjp, softmax - one_hot, needs."""
+    record = state.grad_enabled and input._rg
+    xd = input._data
+    try:
+        out, p = _ce_fwd(B._XP[type(xd)], xd, target._data, reduction, record)
+    except IndexError as exc:
+        raise IndexError(f"cross_entropy: a target class index is out of range for "
+                         f"{xd.shape[1]} classes ({exc})") from None
+    except Exception as exc:
+        raise op_error("cross_entropy", exc, (input, target)) from None
+    return _finish(CROSS_ENTROPY, out, (input, target), (reduction,), record, p)
 
 
 __all__ = ["linear_mse_loss"]
