@@ -31,7 +31,7 @@ def expected_rows(suite: str, torch: bool, jax: bool) -> list[str]:
         rows = ["numpy hand", "gpugrad", "numpy forward", *(["torch"] if torch else []),
                 *(["jax vjp"] if jax else [])]
     elif suite == "mlp":
-        rows = ["numpy hand", "gpugrad", *(["torch"] if torch else []),
+        rows = ["numpy hand", "numpy hand, W (out, in)", "gpugrad", *(["torch"] if torch else []),
                 *(["jax jit"] if jax else [])]
     else:
         names = ["numpy hand", "gpugrad", *(["torch"] if torch else []),

@@ -44,8 +44,9 @@ def init(bench: Bench, batch: int) -> tuple[list[Any], Any, Any]:
 # ----------------------------------------------------------------------------- by hand
 
 
-def _forward(xp, p, X):
-    W1, b1, W2, b2, W3, b3 = p
+def _forward(xp, p, X, out_in=False):
+    """`out_in`: the weights are stored (fan_out, fan_in), as nn.Linear stores them."""
+    W1, b1, W2, b2, W3, b3 = (w.T if out_in and w.ndim == 2 else w for w in p)
     h1 = xp.tanh(X @ W1 + b1)
     h2 = xp.tanh(h1 @ W2 + b2)
     z = h2 @ W3 + b3
@@ -59,23 +60,31 @@ def hand_value(xp, p, X, labels):
     return -logp[xp.arange(len(labels)), labels].mean()
 
 
-def hand_value_and_grad(xp, p, X, labels):
-    """The loss and [gW1, gb1, gW2, gb2, gW3, gb3] by the chain rule, layer by layer."""
-    h1, h2, logp = _forward(xp, p, X)
+def hand_value_and_grad(xp, p, X, labels, out_in=False):
+    """The loss and [gW1, gb1, gW2, gb2, gW3, gb3] by the chain rule, layer by layer (each gW
+    in its weight's layout)."""
+    h1, h2, logp = _forward(xp, p, X, out_in)
     rows = xp.arange(len(labels))
     loss = -logp[rows, labels].mean()
     d = xp.exp(logp)  # d loss / d logits = (softmax - onehot) / batch
     d[rows, labels] -= 1
     d /= len(labels)
-    gW3, gb3 = h2.T @ d, d.sum(0)
-    d = (d @ p[4].T) * (1 - h2 * h2)
-    gW2, gb2 = h1.T @ d, d.sum(0)
-    d = (d @ p[2].T) * (1 - h1 * h1)
-    return loss, [X.T @ d, d.sum(0), gW2, gb2, gW3, gb3]
+
+    def gW(h, d):
+        return d.T @ h if out_in else h.T @ d
+
+    def back(d, W):
+        return d @ W if out_in else d @ W.T
+
+    gW3, gb3 = gW(h2, d), d.sum(0)
+    d = back(d, p[4]) * (1 - h2 * h2)
+    gW2, gb2 = gW(h1, d), d.sum(0)
+    d = back(d, p[2]) * (1 - h1 * h1)
+    return loss, [gW(X, d), d.sum(0), gW2, gb2, gW3, gb3]
 
 
-def hand_step(xp, p, X, labels):
-    grads = hand_value_and_grad(xp, p, X, labels)[1]
+def hand_step(xp, p, X, labels, out_in=False):
+    grads = hand_value_and_grad(xp, p, X, labels, out_in)[1]
     for w, g in zip(p, grads):
         w -= LR * g
     return grads
@@ -137,6 +146,14 @@ def run(bench: Bench, args) -> None:
     mine = [p.copy() for p in params]
     rows = [Row(ref, lambda: hand_step(xp, mine, X, labels),
                 check=lambda: hand_value_and_grad(xp, params, X, labels)[1])]
+
+    # The same by hand with the weights stored (fan_out, fan_in), as nn.Linear and torch store
+    # them: BLAS speed depends on the layout, so this row separates layout from overhead.
+    mine_t = [p.T.copy() if p.ndim == 2 else p.copy() for p in params]
+    rows.append(Row(f"{ref}, W (out, in)", lambda: hand_step(xp, mine_t, X, labels, True),
+                    check=lambda: [g.T if g.ndim == 2 else g for g in hand_value_and_grad(
+                        xp, [p.T.copy() if p.ndim == 2 else p for p in params], X, labels,
+                        True)[1]]))
 
     gX, gt = gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
 

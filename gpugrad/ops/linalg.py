@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .. import backend as B
+from ..autograd.grad_mode import fw_levels, state
 from ..tensor import Tensor
+from .elementwise import _on_arrays
 from .registry import apply, apply2, defop, sum_to
 
 
@@ -53,22 +55,26 @@ def _linear_fwd(xp, x, W, b):
     return out
 
 
-def _linear_vjp(n, g):
-    x, W, _ = n.saved
-    nx, nW, nb = n.needs
+def _linear_formula(g, x, W, b, needs):
+    """The cotangents of input, weight and bias; one formula for arrays and tensors."""
+    nx, nW, nb = needs
     gx = g @ W if nx else None
-    gW = gb = None
-    if x._data.ndim == 1:
-        gW = g.unsqueeze(-1) * x if nW else None
-        gb = g if nb else None
-    elif nW or nb:
-        # Batch dims folded into rows: gW = g^T x is one product, laid out as W (no copy).
-        g2 = g.reshape(-1, g._data.shape[-1]) if g._data.ndim != 2 else g
-        if nW:
-            gW = g2.mT @ (x.reshape(-1, x._data.shape[-1]) if x._data.ndim != 2 else x)
-        if nb:
-            gb = g2.sum(0)
-    return gx, gW, gb
+    # Batch dims folded into rows: gW = g^T x is one product, laid out as W (no copy).
+    g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+    x2 = x.reshape(-1, x.shape[-1]) if nW and x.ndim != 2 else x
+    return gx, g2.T @ x2 if nW else None, g2.sum(0) if nb else None
+
+
+def _linear_vjp(n, g):
+    x = n.saved[0]
+    if x is not None and x._data.ndim == 1:  # a single vector: gW is an outer product
+        nx, nW, nb = n.needs
+        W = n.saved[1]
+        return (g @ W if nx else None, g.unsqueeze(-1) * x if nW else None,
+                g.clone() if nb else None)
+    if not (state.grad_enabled or fw_levels[0]):  # no graph to build: on the raw arrays
+        return _on_arrays(_linear_formula, n, g)
+    return _linear_formula(g, *n.saved, n.needs)
 
 
 def _linear_jvp(ts, out, args, params):
