@@ -206,17 +206,18 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         for t in inputs:
             capture[t.grad_fn if t.grad_fn is not None else t] = None
 
-    deps: dict = {}
     stack = [r for r in roots if type(r) is Node]
-    seen = set(stack)
+    deps: dict = dict.fromkeys(stack, 0)  # a node is in deps once seen
     while stack:
         n = stack.pop()
         for m in n.next:
             if type(m) is Node:
-                deps[m] = deps.get(m, 0) + 1
-                if m not in seen:
-                    seen.add(m)
+                c = deps.get(m)
+                if c is None:
+                    deps[m] = 1
                     stack.append(m)
+                else:
+                    deps[m] = c + 1
 
     leaves: dict = {}
     for r in roots:
@@ -229,7 +230,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     quiet = _quiet_fp()
     quiet.__enter__()
     try:
-        ready = [r for r in roots if type(r) is Node and r not in deps]
+        ready = [r for r in roots if type(r) is Node and deps[r] == 0]
         while ready:
             n = ready.pop()
             g = buffers.pop(n, None)
@@ -242,7 +243,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                         _store_grad(t, g, create_graph, handed)
                 if capture is not None and n in capture:
                     capture[n] = g
-                if n.freed or n.vers is not None or n.out_data is not None:
+                if n.freed:
+                    n.check_saved()  # raises: freed by an earlier backward
+                vers = n.vers
+                if vers is not None:
+                    for t, v in zip(n.saved, vers):
+                        if v is not None and t._vc[0] != v:
+                            n.check_saved()  # raises, naming the input and both versions
+                if n.out_data is not None and n.out_vc[0] != 0:
                     n.check_saved()
                 grads = n.op.vjp(n, g)
                 if check_nan:

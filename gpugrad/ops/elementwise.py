@@ -307,7 +307,7 @@ def _binary_vjp(formula):
     """A binary vjp from one formula: on arrays when no graph is built, else on tensors and
     reduced to each input's shape by ``sum_to``."""
     def vjp(n, g):
-        if _no_graph(n):
+        if n.shapes is None and not (state.grad_enabled or fw_levels[0]):  # _no_graph, inlined
             return _on_arrays(formula, n, g)
         sa, sb = _shapes(n)
         ga, gb = formula(g, *n.saved, n.needs)
