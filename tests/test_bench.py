@@ -75,6 +75,9 @@ def test_suite_prints_every_row_with_numbers(quick_all, suite):
         assert len(found) == tables, f"{suite}: row {name!r} missing in\n{section}"
         for med, lo, hi in found:
             assert 0 < lo <= med <= hi, (name, med, lo, hi)
+    if suite == "cheapgrad":  # the fused loss is in the linreg table only
+        for name in ("gpugrad fused value", "gpugrad fused value+grad"):
+            assert len(row_numbers(section, name)) == 1, section
     assert "WRONG" not in section
     assert "target:" in section
 
@@ -88,7 +91,9 @@ def test_json_has_every_row_and_the_environment(quick_all):
     assert env["numpy"] == np.__version__ and env["device"] == "cpu"
     for suite in ("linreg", "overhead", "mlp", "cheapgrad"):
         names = {r["name"] for r in doc["rows"] if r["suite"] == suite}
-        assert names == set(expected_rows(suite, HAS["torch"], HAS["jax"])), suite
+        fused = {"gpugrad fused value", "gpugrad fused value+grad"}
+        fused = fused if suite == "cheapgrad" else set()
+        assert names == set(expected_rows(suite, HAS["torch"], HAS["jax"])) | fused, suite
     for r in doc["rows"]:
         assert {"suite", "table", "name", "times", "median", "min", "max", "unit", "ratio",
                 "grad_err"} <= set(r)

@@ -4,7 +4,8 @@
 
 Reverse mode promises a gradient for a small constant multiple of the value's cost. Two losses:
 linreg's mean((X w - y)^2) (same X, w, y) and the mlp suite's cross-entropy. For each of NumPy
-by hand, gpugrad (value under ``no_grad``, then forward and backward), PyTorch (value under
+by hand, gpugrad (value under ``no_grad``, then forward and backward; for linreg also the fused
+``nn.functional.linear_mse_loss``), PyTorch (value under
 ``torch.no_grad``) and JAX (``jit(loss)`` against ``jit(value_and_grad(loss))``), the value row
 and the value-and-gradient row are timed interleaved; the ``grad/value`` column is their ratio.
 """
@@ -40,6 +41,17 @@ def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
         return gw.grad
 
     fns["gpugrad"] = (gg_value, gg_vg)
+
+    def fused_value():
+        with gpugrad.no_grad():
+            return F.linear_mse_loss(gX, gw, gy)
+
+    def fused_vg():
+        gw.grad = None
+        F.linear_mse_loss(gX, gw, gy).backward()
+        return gw.grad
+
+    fns["gpugrad fused"] = (fused_value, fused_vg)
     torch = bench.optional(SUITE, "torch")
     if torch is not None:
         tX, tw, ty = linreg.torch_tensors(torch, X, w, y)
@@ -111,7 +123,7 @@ def mlp_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
 
 def run(bench: Bench, args) -> None:
     gpugrad_ratio = {}
-    for table, make, repeat, limit in (("linreg", linreg_fns, 7, 2.2), ("mlp", mlp_fns, 21, 2.7)):
+    for table, make, repeat, limit in (("linreg", linreg_fns, 7, 2.2), ("mlp", mlp_fns, 201, 2.7)):
         title, fns = make(bench, args)
         rows = []
         for name, (value, vg) in fns.items():
@@ -126,6 +138,9 @@ def run(bench: Bench, args) -> None:
                 vg_row.extra["grad/value"] = vg_row.median_s / res[f"{name} value"].median_s
         bench.table(f"cheapgrad: {title}, {bench.device}, times in ms", res, ["grad/value"], ref)
         gpugrad_ratio[table] = (res["gpugrad value+grad"].extra.get("grad/value"), limit)
+        if "gpugrad fused value+grad" in res:
+            gpugrad_ratio[table + ", fused"] = (
+                res["gpugrad fused value+grad"].extra.get("grad/value"), limit)
     for table, (now, limit) in gpugrad_ratio.items():
         bench.target(f"gpugrad grad/value <= {limit} on {table}", now, limit)
 

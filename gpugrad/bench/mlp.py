@@ -1,6 +1,6 @@
 """mlp: one SGD step (lr 0.01) of a 784-256-256-10 tanh MLP with softmax cross-entropy.
 
-    python -m gpugrad.bench mlp [--batch 64] [--repeat 21] [--device cpu|cuda]
+    python -m gpugrad.bench mlp [--batch 64] [--repeat 201] [--device cpu|cuda]
 
 float32, parameters drawn once with seed 0 (scale 1/sqrt(fan_in)), inputs standard normal and
 labels uniform in [0, 10). Rows: forward, backward and in-place update written by hand in NumPy
@@ -208,7 +208,9 @@ def run(bench: Bench, args) -> None:
         rows.append(Row("jax jit", jax_step, timer="host",
                         check=lambda: jax.block_until_ready(jstep(jp, jX, jt)[1])))
 
-    res = bench.measure(SUITE, "", rows, repeat=21, ratio_ref=ref, grad_ref=ref)
+    # A step takes about a millisecond: many rounds, so that the machine's slow spells (seconds
+    # long) move the medians less.
+    res = bench.measure(SUITE, "", rows, repeat=201, ratio_ref=ref, grad_ref=ref)
     bench.table(f"mlp: one SGD step of a 784-256-256-10 tanh MLP, batch {batch}, float32, "
                 f"{dev}, times in ms", res, ratio_ref=ref)
     bench.footer("grad err: gradients of one step from the initial parameters, against the hand")

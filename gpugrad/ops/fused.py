@@ -26,6 +26,12 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
     Returns ``(sum of r**2, X^T r, sum of r over rows, r)``, the last three None unless asked
     for (`grad_w`, `grad_b`, `keep_r`). Row ranges run in parallel on the CPU's cores.
     """
+    if w.ndim == 2 and w.shape[1] == 1:
+        # One output as a column: the vector sweep (matrix-vector products are faster).
+        sq, gw, gb, R = _sweep(xp, X, w[:, 0], None if b is None else b.reshape(1), y[:, 0],
+                               chunk, grad_w, grad_b, keep_r)
+        return (sq, None if gw is None else gw[:, None], None if gb is None else gb.reshape(1),
+                None if R is None else R[:, None])
     R = xp.empty(y.shape, X.dtype) if keep_r else None
 
     def part(lo, hi):
