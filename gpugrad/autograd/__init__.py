@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .. import backend as B
+from ..tensor import Tensor, _wrap
 from . import forward_ad
 from .grad_mode import (
     detect_anomaly,
@@ -15,15 +15,10 @@ from .grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from .graph import AccumulateGrad, Node, run_backward
-
-if TYPE_CHECKING:
-    from ..tensor import Tensor
+from .graph import AccumulateGrad, Node, _store_grad, run_backward
 
 
 def _tensors(name, x):
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return [x]
     x = list(x)
@@ -35,8 +30,6 @@ def _tensors(name, x):
 
 def _seeds(name, outputs, grad_outputs):
     """One cotangent per output: ones for scalars, else the given one (checked)."""
-    from ..tensor import Tensor
-
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor):
@@ -57,12 +50,8 @@ def _seeds(name, outputs, grad_outputs):
                 raise RuntimeError(
                     f"{name}: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)")
-            from ..factories import ones_like
-
-            g = ones_like(out)
+            g = _wrap(B.xp_of(out._data).ones_like(out._data))
         else:
-            from ..tensor import Tensor
-
             if not isinstance(g, Tensor):
                 from ..factories import tensor
 
@@ -96,8 +85,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
         return
     inputs = _tensors("backward", inputs)
     grads = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
-    from .graph import _store_grad
-
     handed: set[int] = set()
     for t, g in zip(inputs, grads):
         if g is not None:
