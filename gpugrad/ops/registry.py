@@ -345,9 +345,7 @@ def sum_to(g, shape):
     lead = len(gs) - len(shape)
     dims = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
-    from .reduction import sum as _sum
-
-    r = _sum(g, dims, keepdim=True) if dims else g
+    r = _reduction.sum(g, dims, keepdim=True) if dims else g
     if lead:
         r = r.reshape(shape)
     return r
@@ -364,3 +362,7 @@ def broadcast_shapes(name, *shapes):
 
 def shape_of(a):
     return a._data.shape if isinstance(a, Tensor) else ()
+
+
+# Last: gpugrad.ops.reduction builds on this module (sum_to calls its sum).
+from . import reduction as _reduction  # noqa: E402
