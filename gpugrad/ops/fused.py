@@ -170,9 +170,9 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
     (optional) broadcasts to one output row. The result and its derivatives (any order, both
     modes) equal those of ``mse_loss(input @ weight + bias, target)``, but the forward reads
     `input` once, `chunk` rows at a time (default: half a core's L2 cache on the CPU, all rows
-    on a GPU), and accumulates the gradient of the weight and bias as it goes (in parallel over
-    the CPU's cores), so that ``backward()`` does not read `input` again. A full-batch step
-    then costs one pass over the data instead of two.
+    on a GPU or when no gradient is needed), and accumulates the gradient of the weight and
+    bias as it goes (in parallel over the CPU's cores), so that ``backward()`` does not read
+    `input` again. A full-batch step then costs one pass over the data instead of two.
 
     Example::
 
@@ -186,6 +186,8 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
     nX, nw, nb, ny = (record and a is not None and a._rg for a in args)
     Xd = input._data
     xp = B._XP[type(Xd)]
+    if chunk is None and not record:
+        chunk = Xd.shape[0] or 1  # the value alone: no second use of a chunk to keep in cache
     chunk = B.row_chunk(Xd, chunk)
     sweep = _sweep_for(type(Xd))
     try:
