@@ -31,41 +31,12 @@ def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
                                         lambda: linreg.hand_value_and_grad(X, w, y)[1])}
     gX, gw, gy = linreg.gpugrad_tensors(X, w, y)
 
-    def gg_value():
-        with gpugrad.no_grad():
-            return ((gX @ gw - gy) ** 2).mean()
-
-    def gg_vg():
-        gw.grad = None
-        ((gX @ gw - gy) ** 2).mean().backward()
-        return gw.grad
-
-    fns["gpugrad"] = (gg_value, gg_vg)
-
-    def fused_value():
-        with gpugrad.no_grad():
-            return F.linear_mse_loss(gX, gw, gy)
-
-    def fused_vg():
-        gw.grad = None
-        F.linear_mse_loss(gX, gw, gy).backward()
-        return gw.grad
-
-    fns["gpugrad fused"] = (fused_value, fused_vg)
+    fns["gpugrad"] = _pair(gpugrad.no_grad, lambda: ((gX @ gw - gy) ** 2).mean(), gw)
+    fns["gpugrad fused"] = _pair(gpugrad.no_grad, lambda: F.linear_mse_loss(gX, gw, gy), gw)
     torch = bench.optional(SUITE, "torch")
     if torch is not None:
         tX, tw, ty = linreg.torch_tensors(torch, X, w, y)
-
-        def t_value():
-            with torch.no_grad():
-                return ((tX @ tw - ty) ** 2).mean()
-
-        def t_vg():
-            tw.grad = None
-            ((tX @ tw - ty) ** 2).mean().backward()
-            return tw.grad
-
-        fns["torch"] = (t_value, t_vg)
+        fns["torch"] = _pair(torch.no_grad, lambda: ((tX @ tw - ty) ** 2).mean(), tw)
     jax = bench.optional(SUITE, "jax")
     if jax is not None:
         jX, jw, jy = linreg.jax_arrays(jax, bench, X, w, y)
@@ -74,6 +45,21 @@ def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
         fns["jax jit"] = (lambda: value(jw, jX, jy).block_until_ready(),
                           lambda: jax.block_until_ready(vg(jw, jX, jy))[1])
     return f"linreg loss, X float32 ({n}, {d})", fns
+
+
+def _pair(no_grad, loss, w):
+    """(the value under `no_grad`, the value then backward) of `loss()`, whose leaf is `w`
+    (gpugrad or PyTorch)."""
+    def value():
+        with no_grad():
+            return loss()
+
+    def value_and_grad():
+        w.grad = None
+        loss().backward()
+        return w.grad
+
+    return value, value_and_grad
 
 
 def mlp_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:

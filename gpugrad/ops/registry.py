@@ -126,7 +126,7 @@ def _record(op, out, args, params, shapes=None):
     n.hooks = n.retained = None
     n.freed = False
     nargs = len(args)
-    if nargs == 1:
+    if nargs == 1:  # the hot path of unary ops: no mask to look up
         a = args[0]
         n.next = (a.grad_fn or a,)
         n.needs = _ONE
@@ -135,40 +135,31 @@ def _record(op, out, args, params, shapes=None):
             n.vers = (a._vc[0],)
         else:
             n.saved = n.vers = None
-        if op.save_out:
-            n.out_data = out._data
-            n.out_vc = out._vc
+    else:
+        if nargs == 2:
+            a, b = args
+            ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+            eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
+            n.next = (ea, eb)
+            needs = (ea is not None, eb is not None)
         else:
-            n.out_data = None
-        if _anomaly[0]:
-            n.trace = user_frame()
-        out.grad_fn = n
-        out._rg = True
-        return
-    if nargs == 2:
-        a, b = args
-        ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
-        eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
-        n.next = (ea, eb)
-        needs = (ea is not None, eb is not None)
-    else:
-        n.next = tuple((a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
-                       for a in args)
-        needs = tuple(e is not None for e in n.next)
-    n.needs = needs
-    mask = op.masks.get(needs) or op.mask(needs)
-    if True not in mask:
-        n.saved = n.vers = None
-    elif nargs == 2:
-        a, b = args
-        ma, mb = mask
-        n.saved = (a if ma else None, b if mb else None)
-        n.vers = (a._vc[0] if (ma and isinstance(a, Tensor)) else None,
-                  b._vc[0] if (mb and isinstance(b, Tensor)) else None)
-    else:
-        n.saved = tuple(a if m else None for a, m in zip(args, mask))
-        n.vers = tuple(a._vc[0] if (m and isinstance(a, Tensor)) else None
-                       for a, m in zip(args, mask))
+            n.next = tuple((a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+                           for a in args)
+            needs = tuple(e is not None for e in n.next)
+        n.needs = needs
+        mask = op.masks.get(needs) or op.mask(needs)
+        if True not in mask:
+            n.saved = n.vers = None
+        elif nargs == 2:
+            a, b = args
+            ma, mb = mask
+            n.saved = (a if ma else None, b if mb else None)
+            n.vers = (a._vc[0] if (ma and isinstance(a, Tensor)) else None,
+                      b._vc[0] if (mb and isinstance(b, Tensor)) else None)
+        else:
+            n.saved = tuple(a if m else None for a, m in zip(args, mask))
+            n.vers = tuple(a._vc[0] if (m and isinstance(a, Tensor)) else None
+                           for a, m in zip(args, mask))
     if op.save_out:
         n.out_data = out._data
         n.out_vc = out._vc
