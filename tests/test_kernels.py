@@ -10,6 +10,8 @@ import gpugrad as gg
 import gpugrad.nn.functional as F
 from gpugrad.ops import fused
 
+pytestmark = pytest.mark.cuda
+
 
 def _cupy():
     return pytest.importorskip("cupy")
