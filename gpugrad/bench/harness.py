@@ -64,6 +64,9 @@ class Result:
     scale: float
     times: list[float]
     ratio: float | None = None
+    # min / min of the reference: steadier than `ratio` where slow spells of a shared machine
+    # (seconds long) reach many of a millisecond row's rounds
+    min_ratio: float | None = None
     grad_err: float | None = None
     tol: float | None = None
     extra: dict[str, float | None] = field(default_factory=dict)
@@ -85,7 +88,8 @@ class Result:
         med, lo, hi = self.stats()
         return dict(suite=self.suite, table=self.table, name=self.name, unit=self.unit,
                     times=[t * self.scale for t in self.times], times_s=self.times,
-                    median=med, min=lo, max=hi, ratio=self.ratio, grad_err=self.grad_err,
+                    median=med, min=lo, max=hi, ratio=self.ratio, min_ratio=self.min_ratio,
+                    grad_err=self.grad_err,
                     grad_tol=self.tol, wrong=self.wrong, **self.extra)
 
 
@@ -222,11 +226,12 @@ def print_table(title: str, results: Sequence[Result], columns: Sequence[str] = 
     out = out or sys.stdout
     unit = results[0].unit if results else ""
     head = ["row", f"median {unit}", "min", "max", *columns,
-            f"/ {ratio_ref}" if ratio_ref else "ratio", "grad err"]
+            f"/ {ratio_ref}" if ratio_ref else "ratio", "min/min", "grad err"]
     body = []
     for r in results:
         cells = [r.name, *map(fmt, r.stats()), *(fmt(r.extra.get(c)) for c in columns),
-                 fmt(r.ratio), "-" if r.grad_err is None else f"{r.grad_err:.1e}"]
+                 fmt(r.ratio), fmt(r.min_ratio),
+                 "-" if r.grad_err is None else f"{r.grad_err:.1e}"]
         body.append(cells + (["WRONG"] if r.wrong else []))
     widths = [max(len(c[i]) for c in [head, *body] if i < len(c)) for i in range(len(head))]
     print(f"\n{title}", file=out)
@@ -347,6 +352,7 @@ class Bench:
         for name, r in results.items():
             if base is not None:
                 r.ratio = r.median_s / base.median_s
+                r.min_ratio = min(r.times) / min(base.times)
             g = got[name]
             if ref is not None and g is not None:
                 r.grad_err, r.tol = grad_error(g, ref)
@@ -357,10 +363,13 @@ class Bench:
               ratio_ref: str | None = None) -> None:
         print_table(title, list(results.values()), columns, ratio_ref, self.out)
 
-    def target(self, what: str, now: float | None, limit: float) -> None:
-        """A footer line: a target, the value it has now, and whether it is met."""
+    def target(self, what: str, now: float | None, limit: float,
+               by_min: float | None = None) -> None:
+        """A footer line: a target, the value it has now (and by the ratio of minima, where
+        given), and whether it is met."""
         state = "-" if now is None else "met" if now <= limit else "missed"
-        self.footer(f"target: {what} (now {fmt(now)}, {state})")
+        also = "" if by_min is None else f"; min/min {fmt(by_min)}"
+        self.footer(f"target: {what} (now {fmt(now)}, {state}{also})")
 
     def footer(self, *lines: str) -> None:
         for line in lines:

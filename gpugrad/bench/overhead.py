@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gpugrad
 
-from .harness import Bench, Row
+from .harness import Bench, Row, fmt
 
 SUITE = "overhead"
 
@@ -99,10 +99,11 @@ def run(bench: Bench, args) -> None:
             bench.table(f"overhead: forward + backward of a {n}-op chain (mul add sin exp tanh) "
                         f"on {size}-element float64 tensors, {bench.device}, us per op", res,
                         ratio_ref=ratio_ref)
-            gpugrad_us.append((size, res["gpugrad"].stats()[0]))
+            gpugrad_us.append((size, res["gpugrad"].stats()[:2]))
     finally:
         if threads is not None:
             torch.set_num_threads(threads)
     bench.footer("torch runs with one thread in this suite")
-    for size, us in gpugrad_us:
+    for size, (us, best) in gpugrad_us:
         bench.target(f"gpugrad <= 4 us/op at size {size}", us, 4.0)
+        bench.footer(f"  (best round {fmt(best)} us/op)")
