@@ -48,7 +48,8 @@ def test_linear_mse_on_cuda_uses_the_kernel_and_falls_back_where_it_must(cuda_de
     cp = _cupy()
     rng = np.random.default_rng(7)
     X = gg.tensor(rng.standard_normal((500, 16)), device="cuda")
-    for w_shape, y_shape in [((16,), (500,)), ((16, 3), (500, 3))]:  # 2-D weight: portable
+    # a column weight runs as a vector (the kernel); three outputs take the portable sweep
+    for w_shape, y_shape in [((16,), (500,)), ((16, 1), (500, 1)), ((16, 3), (500, 3))]:
         w = gg.tensor(rng.standard_normal(w_shape), device="cuda", requires_grad=True)
         y = gg.tensor(rng.standard_normal(y_shape), device="cuda")
         F.linear_mse_loss(X, w, y).backward()

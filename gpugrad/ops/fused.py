@@ -26,12 +26,6 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
     Returns ``(sum of r**2, X^T r, sum of r over rows, r)``, the last three None unless asked
     for (`grad_w`, `grad_b`, `keep_r`). Row ranges run in parallel on the CPU's cores.
     """
-    if w.ndim == 2 and w.shape[1] == 1:
-        # One output as a column: the vector sweep (matrix-vector products are faster).
-        sq, gw, gb, R = _sweep(xp, X, w[:, 0], None if b is None else b.reshape(1), y[:, 0],
-                               chunk, grad_w, grad_b, keep_r)
-        return (sq, None if gw is None else gw[:, None], None if gb is None else gb.reshape(1),
-                None if R is None else R[:, None])
     R = xp.empty(y.shape, X.dtype) if keep_r else None
 
     def part(lo, hi):
@@ -67,6 +61,17 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
 # Array type -> the sweep for it: _sweep, or a device kernel with its signature (gpugrad/kernels,
 # tested against _sweep in tests/test_kernels.py).
 KERNELS: dict = {B.ndarray: _sweep}
+
+
+def _run_sweep(sweep, xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
+    """`sweep`, with one output given as a column (w of shape (D, 1)) run as a vector: matrix-
+    vector products are faster, and device kernels take that case."""
+    if w.ndim == 2 and w.shape[1] == 1:
+        sq, gw, gb, R = sweep(xp, X, w[:, 0], None if b is None else b.reshape(1), y[:, 0],
+                              chunk, grad_w, grad_b, keep_r)
+        return (sq, None if gw is None else gw[:, None], None if gb is None else gb.reshape(1),
+                None if R is None else R[:, None])
+    return sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r)
 
 
 def _sweep_for(array_type):
@@ -191,8 +196,9 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
     chunk = B.row_chunk(Xd, chunk)
     sweep = _sweep_for(type(Xd))
     try:
-        sq, gw, gb, R = sweep(xp, Xd, weight._data, None if bias is None else bias._data,
-                              target._data, chunk, nw, nb, nX or ny)
+        sq, gw, gb, R = _run_sweep(sweep, xp, Xd, weight._data,
+                                   None if bias is None else bias._data, target._data, chunk,
+                                   nw, nb, nX or ny)
     except Exception as exc:
         raise op_error(name, exc, tuple(a for a in args if a is not None)) from None
     n = target._data.size
