@@ -142,10 +142,10 @@ def _record(op, out, args, params, shapes=None):
             eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
             n.next = (ea, eb)
             needs = (ea is not None, eb is not None)
-        else:
-            n.next = tuple((a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
-                           for a in args)
-            needs = tuple(e is not None for e in n.next)
+        else:  # (list comprehensions: faster than generators into tuple())
+            n.next = tuple([(a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+                            for a in args])
+            needs = tuple([e is not None for e in n.next])
         n.needs = needs
         mask = op.masks.get(needs) or op.mask(needs)
         if True not in mask:
@@ -157,9 +157,9 @@ def _record(op, out, args, params, shapes=None):
             n.vers = (a._vc[0] if (ma and isinstance(a, Tensor)) else None,
                       b._vc[0] if (mb and isinstance(b, Tensor)) else None)
         else:
-            n.saved = tuple(a if m else None for a, m in zip(args, mask))
-            n.vers = tuple(a._vc[0] if (m and isinstance(a, Tensor)) else None
-                           for a, m in zip(args, mask))
+            n.saved = tuple([a if m else None for a, m in zip(args, mask)])
+            n.vers = tuple([a._vc[0] if (m and isinstance(a, Tensor)) else None
+                            for a, m in zip(args, mask)])
     if op.save_out:
         n.out_data = out._data
         n.out_vc = out._vc
@@ -217,7 +217,8 @@ def apply(op, args, params=()):
     if op.vjp is not None and state.grad_enabled:
         for a in args:
             if isinstance(a, Tensor) and a._rg:
-                _record(op, t, args, params, tuple(shape_of(a) for a in args))
+                _record(op, t, args, params,
+                        tuple([v._data.shape if isinstance(v, Tensor) else () for v in args]))
                 break
     if _fw[0]:
         _push_tangent(op, t, args, params)
@@ -349,10 +350,6 @@ def broadcast_shapes(name, *shapes):
     except ValueError:
         raise RuntimeError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot "
                            "be broadcast together") from None
-
-
-def shape_of(a):
-    return a._data.shape if isinstance(a, Tensor) else ()
 
 
 # Last: gpugrad.ops.reduction builds on this module (sum_to calls its sum).
