@@ -50,9 +50,11 @@ def l1_loss(input, target, reduction="mean"):
 
 def linear(input, weight, bias=None):
     """input @ weight.T + bias."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise RuntimeError(f"linear: input of shape {tuple(input.shape)} does not match weight of "
-                           f"shape {tuple(weight.shape)} (in_features {weight.shape[-1]})")
+    si, sw = input._data.shape, weight._data.shape
+    if not si or not sw or si[-1] != sw[-1]:
+        inner = f" (in_features {sw[-1]})" if sw else ""
+        raise RuntimeError(f"linear: input of shape {tuple(si)} does not match weight of "
+                           f"shape {tuple(sw)}{inner}")
     return L.linear(input, weight, bias)
 
 
