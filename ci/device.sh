@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (no network there: no venv, no pip). Runs the CUDA tests, then
 # every benchmark suite on the GPU, with the machine's own Python (CuPy, PyTorch and JAX
-# preinstalled). Results go to $OUT (default ./gpu-results): pytest.txt, bench.txt, bench.json.
+# preinstalled). Results go to $OUT (default ./gpu-results): device.txt, pytest.txt, linreg.txt
+# and .json, bench.txt and .json.
 #   bash ci/device.sh            # about 5 minutes on an H100/H200
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,8 @@ python -c "import gpugrad; assert gpugrad.cuda.is_available(), 'CuPy sees no GPU
 timeout 300 python -m pytest -m cuda -q -p no:cacheprovider --maxfail=50 tests \
     2>&1 | tail -60 > "$out/pytest.txt"
 tail -5 "$out/pytest.txt"
-timeout 420 python -m gpugrad.bench all --device cuda --json "$out/bench.json" 2>&1 \
-    | tee "$out/bench.txt" | tail -80
+# linreg at the issue's GPU size (X float32 10,000,000 x 128 = 5 GB), then the other suites.
+timeout 200 python -m gpugrad.bench linreg --device cuda --n 10000000 --d 128 \
+    --json "$out/linreg.json" 2>&1 | tee "$out/linreg.txt" | tail -25
+timeout 300 python -m gpugrad.bench overhead mlp cheapgrad --device cuda \
+    --json "$out/bench.json" 2>&1 | tee "$out/bench.txt" | tail -60
