@@ -334,12 +334,9 @@ def test_only_the_backend_imports_numpy_or_cupy():
         if path in allowed or (PACKAGE / "kernels") in path.parents:
             continue
         bad = _imports(path) & {"numpy", "cupy", "cupyx"}
-        if (PACKAGE / "bench") in path.parents:  # the benchmarks time hand-written NumPy
-            bad -= {"numpy"}
         if bad:
             offenders.append(f"{path.relative_to(PACKAGE.parent)} imports {sorted(bad)}")
     assert not offenders, (
-        "only gpugrad/backend.py (and gpugrad/kernels/; numpy in gpugrad/bench/) may import "
-        "numpy/cupy:\n"
+        "only gpugrad/backend.py (and gpugrad/kernels/) may import numpy/cupy:\n"
         + "\n".join(offenders)
     )

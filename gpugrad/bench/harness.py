@@ -22,9 +22,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-import numpy as np
-
 import gpugrad
+from gpugrad import backend as B
+
+# The array modules come from gpugrad's backend, the one module that imports them.
+np = B.numpy
+
+
+def _cupy() -> Any:
+    return B.xp_for(B.as_device("cuda"), "gpugrad.bench")
+
 
 # Relative max error a gradient may have against the reference's, by the coarser dtype of the two.
 TOLERANCE = {np.dtype(np.float16): 1e-2, np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-9}
@@ -99,7 +106,7 @@ class Result:
 def _timer(kind: str, device: str) -> Callable[[Callable[[], Any]], tuple[float, Any]]:
     """A function that calls `fn` once and returns (seconds, result)."""
     if device == "cuda" and kind == "device":
-        cp = importlib.import_module("cupy")
+        cp = _cupy()
 
         def cupy_events(fn):
             start, end = cp.cuda.Event(), cp.cuda.Event()
@@ -266,7 +273,7 @@ def environment(device: str) -> dict[str, Any]:
         pass
     name = f"cpu: {cpu}"
     if device == "cuda":
-        cp = importlib.import_module("cupy")
+        cp = _cupy()
         prop = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
         name = f"cuda: {prop['name'].decode() if isinstance(prop['name'], bytes) else prop['name']}"
     return dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -299,7 +306,7 @@ class Bench:
         self.device, self.quick, self.repeat = device, quick, repeat
         self.warmup = warmup if warmup is not None else (1 if quick else 2)
         self.out = out or sys.stdout
-        self.xp: Any = importlib.import_module("cupy") if device == "cuda" else np
+        self.xp: Any = _cupy() if device == "cuda" else np
         self.env = environment(device)
         self.results: list[Result] = []
         self.skipped: list[dict[str, str]] = []

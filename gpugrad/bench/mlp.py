@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 import gpugrad
+from gpugrad import backend as B
 from gpugrad import nn
 from gpugrad.nn import functional as F
 
@@ -29,6 +28,7 @@ LR = 0.01
 def init(bench: Bench, batch: int) -> tuple[list[Any], Any, Any]:
     """[W1, b1, W2, b2, W3, b3] with W (fan_in, fan_out), inputs X (batch, 784) and labels,
     on the run's device; the same numbers on every device."""
+    np = B.numpy  # host arrays first: the same numbers on every device
     rng = np.random.default_rng(0)
     params = []
     for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
