@@ -68,7 +68,7 @@ def _unary(name, fwd, d, uses="x", floating=True, doc=""):
             out = n.out_data
             tg = type(gd)
             dv = d(_array_math.get(tg) or _math_of(tg), x, out, *n.params)
-            if gd.size < _IN_PLACE_MIN:
+            if gd.size < _IN_PLACE_MIN:  # _g_times's small case, without the call (per op)
                 r = gd * dv
                 return (_wrap(r if type(r) is tg else B._XP[tg].asarray(r)),)
             return (_wrap(_g_times(gd, dv, x, out)),)
@@ -213,12 +213,8 @@ def _on_arrays(formula, n, g):
                      b._data if isinstance(b, Tensor) else b, n.needs, *n.params)
     else:
         rs = formula(gd, *(_raw(v) for v in saved), n.needs, *n.params)
-    if len(rs) == 2:
-        ra, rb = rs
-        return (None if ra is None else _wrap(ra if type(ra) is tg else B._XP[tg].asarray(ra)),
-                None if rb is None else _wrap(rb if type(rb) is tg else B._XP[tg].asarray(rb)))
-    return tuple(None if r is None else _wrap(r if type(r) is tg else B._XP[tg].asarray(r))
-                 for r in rs)
+    return tuple([None if r is None else _wrap(r if type(r) is tg else B._XP[tg].asarray(r))
+                  for r in rs])
 
 
 def _neg_formula(g, x, needs):
@@ -307,7 +303,7 @@ def _binary_vjp(formula):
     """A binary vjp from one formula: on arrays when no graph is built, else on tensors and
     reduced to each input's shape by ``sum_to``."""
     def vjp(n, g):
-        if n.shapes is None and not (state.grad_enabled or fw_levels[0]):  # _no_graph, inlined
+        if _no_graph(n):
             return _on_arrays(formula, n, g)
         sa, sb = _shapes(n)
         ga, gb = formula(g, *n.saved, n.needs)

@@ -16,7 +16,9 @@ import functools
 
 from .. import backend as B
 from ..autograd.grad_mode import fw_levels, state
+from ..factories import arange
 from ..tensor import Tensor, _wrap
+from .composite import softmax
 from .registry import _push_tangent, _record, defop, device_error, op_error, sum_to
 
 
@@ -102,16 +104,18 @@ def _linear_mse_vjp(n, g):
     s = _scale(y, g)
     if state.grad_enabled or fw_levels[0]:
         # A graph to build: the composite's rule in gpugrad ops, differentiable again.
-        r = X @ w
-        if b is not None:
-            r = r + b
-        r = r - y
-        sr = s * r
+        sr = s * _residual(X, w, b, y)
         return (_outer_w(sr, w) if nX else None, X.mT @ sr if nw else None,
                 sum_to(sr, b._data.shape) if nb else None, -sr if ny else None)
     sr = s * _wrap(R) if R is not None else None
     return (_outer_w(sr, w) if nX else None, s * _wrap(gw) if nw else None,
             _bias_grad(s * _wrap(gb), b._data.shape) if nb else None, -sr if ny else None)
+
+
+def _residual(X, w, b, y):
+    """X w + b - y, in gpugrad ops."""
+    r = X @ w
+    return (r if b is None else r + b) - y
 
 
 def _outer_w(sr, w):
@@ -121,10 +125,7 @@ def _outer_w(sr, w):
 
 def _linear_mse_jvp(ts, out, args, params):
     (tX, tw, tb, ty), (X, w, b, y) = ts, args
-    r = X @ w
-    if b is not None:
-        r = r + b
-    r = r - y
+    r = _residual(X, w, b, y)
     dr = None
     for term in (None if tX is None else tX @ w, None if tw is None else X @ tw, tb,
                  None if ty is None else -ty):
@@ -236,10 +237,10 @@ def _ce_fwd(xp, x, t, reduction, keep_p):
 
 
 def _ce_scale(g, reduction, n):
-    """The cotangent of each row's loss."""
+    """The cotangent of each row's loss, as a column (or one value); tensors or arrays."""
     if reduction == "mean":
         return g / n if n else g * B.nan
-    return g if reduction == "sum" else g.unsqueeze(1)
+    return g if reduction == "sum" else g[:, None]
 
 
 def _ce_vjp(n, g):
@@ -247,29 +248,21 @@ def _ce_vjp(n, g):
     reduction = n.params[0]
     rows = x._data.shape[0]
     if state.grad_enabled or fw_levels[0]:
-        from .composite import softmax
-
         return ((softmax(x, 1) - _one_hot(t, x)) * _ce_scale(g, reduction, rows), None)
     gd = g._data
-    xp = B._XP[type(gd)]
-    scale = gd / rows if reduction == "mean" and rows else (
-        gd * B.nan if reduction == "mean" else gd)
-    r = p * (scale if reduction != "none" else scale[:, None])
-    r[xp.arange(rows), t._data] -= scale  # softmax - one_hot(t), scaled
+    scale = _ce_scale(gd, reduction, rows)
+    r = p * scale
+    r[B._XP[type(gd)].arange(rows), t._data] -= scale.reshape(-1)  # softmax - one_hot(t)
     return (_wrap(r), None)
 
 
 def _one_hot(t, like):
-    from ..factories import arange
-
     classes = arange(like._data.shape[1], dtype=t.dtype, device=like.device)
     return (classes == t.unsqueeze(1)).to(like.dtype)
 
 
 def _ce_jvp(ts, out, args, params):
     (tx, _), (x, t) = ts, args
-    from .composite import softmax
-
     per_row = (softmax(x, 1) * tx).sum(1) - tx.gather(1, t.unsqueeze(1)).squeeze(1)
     reduction = params[0]
     if reduction == "none":
