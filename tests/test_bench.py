@@ -17,15 +17,13 @@ import pytest
 import gpugrad
 from gpugrad.bench import __main__ as bench_main
 from gpugrad.bench.harness import Bench, Row, grad_error, time_rows, to_host
-from gpugrad.nn import functional as F
 
 HAS = {m: importlib.util.find_spec(m) is not None for m in ("torch", "jax")}
-FUSED = hasattr(F, "linear_mse_loss")
 
 
 def expected_rows(suite: str, torch: bool, jax: bool) -> list[str]:
     if suite == "linreg":
-        rows = ["numpy hand", "gpugrad autograd", *(["gpugrad fused"] if FUSED else []),
+        rows = ["numpy hand", "gpugrad autograd", "gpugrad fused",
                 *(["torch"] if torch else []), *(["jax", "jax jit"] if jax else []), "copy X"]
     elif suite == "overhead":
         rows = ["numpy hand", "gpugrad", "numpy forward", *(["torch"] if torch else []),

@@ -18,7 +18,7 @@ import gpugrad
 from gpugrad.nn import functional as F
 
 from . import linreg, mlp
-from .harness import Bench, Row
+from .harness import Bench, Row, backward_row
 
 SUITE = "cheapgrad"
 
@@ -31,12 +31,12 @@ def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
                                         lambda: linreg.hand_value_and_grad(X, w, y)[1])}
     gX, gw, gy = linreg.gpugrad_tensors(X, w, y)
 
-    fns["gpugrad"] = _pair(gpugrad.no_grad, lambda: ((gX @ gw - gy) ** 2).mean(), gw)
-    fns["gpugrad fused"] = _pair(gpugrad.no_grad, lambda: F.linear_mse_loss(gX, gw, gy), gw)
+    fns["gpugrad"] = _pair(gpugrad.no_grad, lambda: ((gX @ gw - gy) ** 2).mean(), [gw])
+    fns["gpugrad fused"] = _pair(gpugrad.no_grad, lambda: F.linear_mse_loss(gX, gw, gy), [gw])
     torch = bench.optional(SUITE, "torch")
     if torch is not None:
         tX, tw, ty = linreg.torch_tensors(torch, X, w, y)
-        fns["torch"] = _pair(torch.no_grad, lambda: ((tX @ tw - ty) ** 2).mean(), tw)
+        fns["torch"] = _pair(torch.no_grad, lambda: ((tX @ tw - ty) ** 2).mean(), [tw])
     jax = bench.optional(SUITE, "jax")
     if jax is not None:
         jX, jw, jy = linreg.jax_arrays(jax, bench, X, w, y)
@@ -47,19 +47,14 @@ def linreg_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
     return f"linreg loss, X float32 ({n}, {d})", fns
 
 
-def _pair(no_grad, loss, w):
-    """(the value under `no_grad`, the value then backward) of `loss()`, whose leaf is `w`
-    (gpugrad or PyTorch)."""
+def _pair(no_grad, loss, leaves, grads=None):
+    """(the value under `no_grad`, the value then backward) of `loss()` (gpugrad or PyTorch),
+    whose gradients are `leaves`' (or `grads()`)."""
     def value():
         with no_grad():
             return loss()
 
-    def value_and_grad():
-        w.grad = None
-        loss().backward()
-        return w.grad
-
-    return value, value_and_grad
+    return value, backward_row(loss, leaves, grads)
 
 
 def mlp_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
@@ -71,32 +66,15 @@ def mlp_fns(bench: Bench, args) -> tuple[str, dict[str, Any]]:
                                         lambda: mlp.hand_value_and_grad(xp, params, X, labels)[1])}
     model, gX, gt = mlp.gpugrad_model(params, dev), gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
 
-    def gg_value():
-        with gpugrad.no_grad():
-            return F.cross_entropy(model(gX), gt)
-
-    def gg_vg():
-        model.zero_grad()
-        F.cross_entropy(model(gX), gt).backward()
-        return mlp.grads_of(model)
-
-    fns["gpugrad"] = (gg_value, gg_vg)
+    fns["gpugrad"] = _pair(gpugrad.no_grad, lambda: F.cross_entropy(model(gX), gt),
+                           list(model.parameters()), lambda: mlp.grads_of(model))
     torch = bench.optional(SUITE, "torch")
     if torch is not None:
         tmodel = mlp.torch_model(torch, params, dev)
         tX, tt = torch.from_dlpack(X), torch.from_dlpack(labels)
-        cross_entropy = torch.nn.functional.cross_entropy
-
-        def t_value():
-            with torch.no_grad():
-                return cross_entropy(tmodel(tX), tt)
-
-        def t_vg():
-            tmodel.zero_grad()
-            cross_entropy(tmodel(tX), tt).backward()
-            return mlp.grads_of(tmodel)
-
-        fns["torch"] = (t_value, t_vg)
+        fns["torch"] = _pair(torch.no_grad,
+                             lambda: torch.nn.functional.cross_entropy(tmodel(tX), tt),
+                             list(tmodel.parameters()), lambda: mlp.grads_of(tmodel))
     jax = bench.optional(SUITE, "jax")
     if jax is not None:
         jp, jX, jt = mlp.jax_inputs(jax, bench, params, X, labels)

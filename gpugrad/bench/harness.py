@@ -177,6 +177,18 @@ def time_rows(rows: Sequence[Row], repeat: int, warmup: int = 1, device: str = "
     return times, first, warm
 
 
+def backward_row(loss: Callable[[], Any], leaves: Sequence[Any],
+                 grads: Callable[[], Any] | None = None) -> Callable[[], Any]:
+    """A row's function for a gpugrad or PyTorch loss: clear the leaves' ``.grad``, run
+    ``loss().backward()``, return ``grads()`` (default: the leaves' ``.grad``)."""
+    def run():
+        for p in leaves:
+            p.grad = None
+        loss().backward()
+        return grads() if grads is not None else [p.grad for p in leaves]
+    return run
+
+
 # ----------------------------------------------------------------------------- gradient checks
 
 
