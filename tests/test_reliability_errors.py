@@ -160,6 +160,8 @@ CASES = [
          S(2, 3), S(4, 2)),
     case("F.linear", lambda d: F.linear(A(d, 2, 3), A(d, 5, 4)), RuntimeError, "linear", S(2, 3),
          S(5, 4)),
+    case("F.linear-0d-weight", lambda d: F.linear(A(d, 2, 3), A(d)), RuntimeError, "linear",
+         S(2, 3), "weight of shape " + S()),
     # -- requires_grad on a non-float dtype: names the dtype
     case("tensor-int-requires-grad", lambda d: gg.tensor([1, 2], device=d, requires_grad=True),
          RuntimeError, "requires_grad", "floating", "int64"),
