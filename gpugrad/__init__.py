@@ -9,11 +9,11 @@ Example::
     x.grad                       # tensor([2., 4., 6.])
 """
 
-from . import (  # noqa: E402
+from . import (
     autograd,
     cuda,
     func,
-    nn,  # noqa: E402
+    nn,
     numerical,
     optim,
     utils,
@@ -40,7 +40,8 @@ from .backend import (
     set_default_dtype,
     uint8,
 )
-from .factories import (
+from .core.factories import (
+    Generator,
     arange,
     as_tensor,
     empty,
@@ -66,11 +67,10 @@ from .factories import (
     zeros,
     zeros_like,
 )
+from .core.tensor import Size, Tensor, is_tensor
 from .ops import *  # noqa: F403
 from .ops import all, any, max, min, sum  # noqa: A004 - torch's names
 from .serialization import load, save
-from .tensor import Size, Tensor, is_tensor  # noqa: I001
-from .utils.data import Generator
 
 bool = _B.bool_  # noqa: A001 - torch's name
 half, float, double = float16, float32, float64  # noqa: A001

@@ -7,7 +7,6 @@ CuPy is imported lazily, the first time a CUDA device is asked for.
 from __future__ import annotations
 
 import math
-import os
 import threading
 
 import numpy as np
@@ -501,69 +500,3 @@ def quiet_fp():
     """Floating-point warnings (0/0, overflow) off: inf and NaN are values in gradients, as in
     PyTorch. One context per backward pass, not per op."""
     return np.errstate(all="ignore")
-
-
-# ----------------------------------------------------------------------------- row sweeps
-
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _cache_bytes() -> int:
-    """Half of one core's L2 cache (from sysfs; 1 MiB where it cannot be read)."""
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cache/index2/size") as f:
-            text = f.read().strip().upper()
-        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
-        return int(text.rstrip("KM")) * scale // 2
-    except (OSError, ValueError):
-        return 1 << 20
-
-
-_CACHE_BYTES = _cache_bytes()
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def row_chunk(a, rows=None) -> int:
-    """Rows of 2-D array `a` per chunk of a one-pass sweep: `rows` when given; on the CPU as many
-    as fill half a core's L2 cache, so that a second use of a chunk reads it from cache; on a
-    GPU all of them (one launch per pass)."""
-    n = a.shape[0]
-    if rows is not None:
-        if rows < 1:
-            raise ValueError(f"chunk: expected a positive number of rows, got {rows}")
-        return rows
-    if type(a) is not np.ndarray:
-        return max(n, 1)
-    row_bytes = max(a.itemsize * (a.shape[1] if a.ndim > 1 else 1), 1)
-    return max(1, min(n, _CACHE_BYTES // row_bytes))
-
-
-def map_rows(a, chunk, fn):
-    """``fn(lo, hi)`` over contiguous row ranges of `a` that are whole chunks, in order.
-
-    On the CPU the ranges run on a thread per core (NumPy's BLAS and ufuncs release the GIL),
-    each range a fixed share, so that results do not depend on timing; on a GPU, one range.
-    """
-    n = a.shape[0]
-    chunks = -(-n // chunk) if n else 0
-    parts = min(_cpu_count(), chunks) if type(a) is np.ndarray else 1
-    if parts <= 1:
-        return [fn(0, n)]
-    per = -(-chunks // parts) * chunk
-    ranges = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                _pool = ThreadPoolExecutor(_cpu_count(), thread_name_prefix="gpugrad-rows")
-    futures = [_pool.submit(fn, lo, hi) for lo, hi in ranges]
-    return [f.result() for f in futures]

@@ -32,12 +32,14 @@ from __future__ import annotations
 import functools
 import threading
 
-from . import factories as _F
 from .autograd import forward_ad as fwAD
 from .autograd import grad as _autograd_grad
-from .autograd.grad_mode import enable_grad, fw_levels
-from .autograd.graph import Node
-from .tensor import Tensor
+from .autograd.grad_mode import enable_grad
+from .core import factories as _F
+from .core.node import Node
+from .core.state import fw_levels
+from .core.tensor import Tensor
+from .ops import stack
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
 
@@ -354,8 +356,6 @@ def _one_hot(k, like):
 
 def _stack(parts, dim, shape, like):
     """Stack per-element results along a new `dim` (0: rows, -1: columns), reshaped to `shape`."""
-    from .ops import stack
-
     if not parts:
         return _F.zeros(*shape, dtype=like.dtype, device=like.device)
     return stack(parts, dim).reshape(shape)

@@ -26,9 +26,10 @@ Example::
 from __future__ import annotations
 
 from . import backend as B
-from . import factories as _F
 from .autograd.grad_mode import no_grad
-from .tensor import Tensor
+from .core import factories as _F
+from .core.tensor import Tensor
+from .ops import stack, where
 
 __all__ = ["derivative", "gradient", "jacobian", "METHODS", "default_step"]
 
@@ -106,8 +107,6 @@ def default_step(x, method="central"):
 
 def _nan_if_zero(step):
     """A step that rounded away gives nan (0/nan) rather than 0/0 and a warning."""
-    from .ops import where
-
     return where(step == 0, float("nan"), step)
 
 
@@ -218,7 +217,5 @@ def _jacobian(name, f, x0, method, h, scalar):
         if not cols:  # x is empty: evaluate once for the output's shape
             y = F(flat)
             return unwrap(_F.zeros(*(tuple(y.shape) + shape), dtype=y.dtype, device=y.device))
-        from .ops import stack
-
         d = stack(cols, -1) / steps
         return unwrap(d.reshape(tuple(d.shape[:-1]) + shape))

@@ -27,9 +27,9 @@ import zlib
 
 from . import backend as B
 from .autograd.grad_mode import no_grad
-from .factories import from_numpy
+from .core.factories import from_numpy
+from .core.tensor import Tensor
 from .nn.parameter import Parameter
-from .tensor import Tensor
 
 MAGIC = b"GPUGRAD\0"
 VERSION = 1

@@ -14,7 +14,7 @@ import pytest
 
 import gpugrad as gg
 import gpugrad.nn.functional as F
-from gpugrad import backend as B
+from gpugrad.ops import fused
 
 
 def _inputs(device, n=23, d=4, k=None, bias=(1,), dtype=gg.float64, seed=0):
@@ -166,11 +166,11 @@ def test_empty_input_gives_nan_like_mse_loss(device):
 
 def test_cpu_chunk_fills_half_the_l2_cache():
     a = np.zeros((100_000, 256), np.float32)
-    rows = B.row_chunk(a)
-    assert rows * 256 * 4 <= B._CACHE_BYTES < (rows + 1) * 256 * 4
-    assert B.row_chunk(a, 10) == 10
-    assert B.row_chunk(np.zeros((3, 4))) == 3
+    rows = fused.row_chunk(a)
+    assert rows * 256 * 4 <= fused.CACHE_BYTES < (rows + 1) * 256 * 4
+    assert fused.row_chunk(a, 10) == 10
+    assert fused.row_chunk(np.zeros((3, 4))) == 3
     # map_rows: whole chunks per range, in order, covering every row once
-    spans = B.map_rows(a, 1000, lambda lo, hi: (lo, hi))
+    spans = fused.map_rows(a, 1000, lambda lo, hi: (lo, hi))
     assert spans[0][0] == 0 and spans[-1][1] == len(a)
     assert all(p[1] == q[0] and p[0] % 1000 == 0 for p, q in zip(spans, spans[1:]))

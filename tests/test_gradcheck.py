@@ -13,7 +13,7 @@ from test_ops import draw
 
 import gpugrad as gg
 from gpugrad.autograd import GradcheckError, gradcheck, gradgradcheck
-from gpugrad.ops.registry import OPS, apply1, defop
+from gpugrad.ops.registry import OPS, apply, defop
 
 F64 = gg.float64
 
@@ -59,12 +59,12 @@ def bad_square():
     op = defop(
         "_test_bad_square",
         lambda xp, x: x * x,
-        lambda n, g: (g * 3 * n.saved[0],),
-        lambda ts, out, args, params: ts[0] * 2 * args[0],
+        lambda F, g, args, out, n: (g * 3 * args[0],),
+        lambda F, ts, args, out, params: ts[0] * 2 * args[0],
         save=((0,),),
     )
     try:
-        yield lambda x: apply1(op, x)
+        yield lambda x: apply(op, (x,))
     finally:
         del OPS["_test_bad_square"]
 
@@ -101,19 +101,24 @@ def test_worst_entry_among_several_inputs_and_outputs(bad_square):
 
 
 def test_gradgradcheck_catches_a_rule_that_breaks_double_backward():
-    """A vjp built from raw arrays is right to first order but has no second derivative."""
+    """A vjp that steps outside the graph (a detached tensor) is right to first order but has
+    no second derivative."""
+    def raw(F, g, args, out, n):
+        x = args[0]
+        return (g * (2 * x.detach() if isinstance(x, gg.Tensor) else 2 * x),)
+
     op = defop(
         "_test_raw_square",
         lambda xp, x: x * x,
-        lambda n, g: (g * gg.tensor(2 * n.saved[0]._data),),
-        lambda ts, out, args, params: ts[0] * 2 * args[0],
+        raw,
+        lambda F, ts, args, out, params: ts[0] * 2 * args[0],
         save=((0,),),
     )
     try:
         x = gg.tensor([1.0, -2.0], dtype=F64, requires_grad=True)
-        assert gradcheck(lambda x: apply1(op, x), (x,))
+        assert gradcheck(lambda x: apply(op, (x,)), (x,))
         with pytest.raises(GradcheckError, match="analytical 0"):
-            gradgradcheck(lambda x: apply1(op, x), (x,))
+            gradgradcheck(lambda x: apply(op, (x,)), (x,))
         assert gradgradcheck(lambda x: x * x, (x,))
     finally:
         del OPS["_test_raw_square"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .. import backend as B
-from ..tensor import Tensor, _wrap
-from . import forward_ad
+from ..core.node import AccumulateGrad, Node
+from ..core.tensor import attach
+from . import forward_ad, functional
+from .engine import run_backward
 from .grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -15,119 +16,32 @@ from .grad_mode import (
     set_detect_anomaly,
     set_grad_enabled,
 )
-from .graph import AccumulateGrad, Node, _store_grad, run_backward
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .reverse import backward, grad
 
 
-def _tensors(name, x):
-    if isinstance(x, Tensor):
-        return [x]
-    x = list(x)
-    for i, t in enumerate(x):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{name}: expected tensors, but item {i} is {type(t).__name__}")
-    return x
+def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False,
+                     inputs=None) -> None:
+    """Accumulate the gradient of this tensor into ``.grad`` of the leaves of its graph.
 
-
-def _seeds(name, outputs, grad_outputs):
-    """One cotangent per output: ones for scalars, else the given one (checked)."""
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs]
-    else:
-        grad_outputs = list(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"{name}: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
-    seeds = []
-    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
-        if not out._rg:
-            raise RuntimeError(
-                f"{name}: element {i} of the outputs does not require grad and has no grad_fn: "
-                "nothing was recorded (did an input have requires_grad=True, and was grad mode "
-                "on?)")
-        if g is None:
-            if out._data.size != 1:
-                raise RuntimeError(
-                    f"{name}: grad can be implicitly created only for scalar outputs, but output "
-                    f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)")
-            g = _wrap(B.xp_of(out._data).ones_like(out._data))
-        else:
-            if not isinstance(g, Tensor):
-                from ..factories import tensor
-
-                g = tensor(g, dtype=out.dtype, device=out.device)
-            if g._data.shape != out._data.shape:
-                raise RuntimeError(f"{name}: gradient has shape {tuple(g.shape)}, but output {i} "
-                                   f"has shape {tuple(out.shape)}")
-            if g.device != out.device:
-                raise RuntimeError(f"{name}: gradient is on {g.device} but output {i} is on "
-                                   f"{out.device}")
-            if g.dtype is not out.dtype:
-                g = g.to(out.dtype)
-        seeds.append(g)
-    return seeds
-
-
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
-             inputs=None) -> None:
-    """Accumulate gradients of `tensors` into ``.grad`` of the leaves of their graphs.
+    A non-scalar tensor needs ``gradient`` (the cotangent, same shape). Saved values are
+    freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records the
+    backward pass itself, for higher-order derivatives.
 
     Example::
 
-        gpugrad.autograd.backward(loss)      # same as loss.backward()
+        >>> x = gpugrad.tensor(3.0, requires_grad=True)
+        >>> (x ** 2).backward()
+        >>> x.grad
+        tensor(6.)
     """
-    outputs = _tensors("backward", tensors)
-    seeds = _seeds("backward", outputs, grad_tensors)
-    if retain_graph is None:
-        retain_graph = create_graph
-    if inputs is None:
-        run_backward(outputs, seeds, retain_graph, create_graph)
-        return
-    inputs = _tensors("backward", inputs)
-    grads = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs)
-    handed: set[int] = set()
-    for t, g in zip(inputs, grads):
-        if g is not None:
-            _store_grad(t, g, create_graph, handed)
+    backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False, materialize_grads=False) -> tuple[Tensor | None, ...]:
-    """The gradients of `outputs` with respect to `inputs`, returned (not accumulated).
-
-    Example::
-
-        >>> x = gpugrad.tensor(2.0, requires_grad=True)
-        >>> (dy,) = gpugrad.autograd.grad(x ** 3, x, create_graph=True)
-        >>> gpugrad.autograd.grad(dy, x)      # d2/dx2 x^3 = 6x
-        (tensor(12.),)
-    """
-    outputs = _tensors("grad", outputs)
-    inputs_list = _tensors("grad", inputs)
-    for i, t in enumerate(inputs_list):
-        if not t._rg:
-            raise RuntimeError(f"grad: input {i} (shape {tuple(t.shape)}) does not require grad; "
-                               "set requires_grad=True on it before computing the outputs")
-    seeds = _seeds("grad", outputs, grad_outputs)
-    if retain_graph is None:
-        retain_graph = create_graph
-    grads = run_backward(outputs, seeds, retain_graph, create_graph, inputs=inputs_list)
-    for i, g in enumerate(grads):
-        if g is None:
-            if materialize_grads:
-                from ..factories import zeros_like
-
-                grads[i] = zeros_like(inputs_list[i])
-            elif not allow_unused:
-                raise RuntimeError(
-                    f"grad: input {i} (shape {tuple(inputs_list[i].shape)}) was not used in the "
-                    "graph of the outputs; pass allow_unused=True to get None for it")
-    return tuple(grads)
-
+_tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
+attach("backward", _tensor_backward)
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "inference_mode", "forward_ad", "Node", "AccumulateGrad", "detect_anomaly",
-           "set_detect_anomaly", "is_anomaly_enabled"]
-
-from . import functional  # noqa: E402
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+           "inference_mode", "forward_ad", "functional", "Node", "AccumulateGrad",
+           "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "run_backward",
+           "gradcheck", "gradgradcheck", "GradcheckError"]

@@ -14,14 +14,13 @@ Example::
 
 from __future__ import annotations
 
-import weakref
 from collections import namedtuple
 
-from .grad_mode import fw_levels
+from ..core.state import duals, fw_levels, track
+from ..core.tensor import Tensor
+from ..ops.shape import alias
 
 UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
-
-_duals: list = []  # weak references to the tensors given a tangent, per open level
 
 
 class dual_level:
@@ -31,12 +30,12 @@ class dual_level:
         if fw_levels[0]:
             raise RuntimeError("dual_level: nested forward AD levels are not supported")
         fw_levels[0] += 1
-        _duals.append({})  # id -> weak reference (a WeakSet would compare tensors with ==)
+        duals.append({})  # id -> weak reference (a WeakSet would compare tensors with ==)
         return 0
 
     def __exit__(self, *exc):
         fw_levels[0] -= 1
-        for ref in _duals.pop().values():
+        for ref in duals.pop().values():
             t = ref()
             if t is None:
                 continue
@@ -59,8 +58,6 @@ def exit_dual_level(level=None):
 
 def make_dual(tensor, tangent, *, level=None):
     """A tensor with `tensor`'s values (and graph) that carries `tangent` through every op."""
-    from ..tensor import Tensor
-
     if not fw_levels[0]:
         raise RuntimeError("make_dual: must be called inside `with dual_level():`")
     if not isinstance(tensor, Tensor) or not isinstance(tangent, Tensor):
@@ -77,27 +74,14 @@ def make_dual(tensor, tangent, *, level=None):
         tangent = tangent.to(tensor.dtype)
     d = _identity(tensor)
     d._fw = tangent
-    _track(d)
+    track(d)
     return d
-
-
-def _track(t):
-    """Remember a tensor that carries a tangent, so the level's exit can drop it."""
-    if _duals and getattr(t, "_fw", None) is not None:
-        _duals[-1][id(t)] = weakref.ref(t)
-
-
-def current_level():
-    """The open level's token (None outside ``dual_level``)."""
-    return _duals[-1] if _duals else None
 
 
 def _identity(tensor):
     """`tensor` itself as a new tensor object; recorded (so gradients reach `tensor`) when
     `tensor` is in a graph, a plain alias otherwise."""
     if tensor._rg:
-        from ..ops.shape import alias
-
         return alias(tensor)
     return tensor._alias()
 

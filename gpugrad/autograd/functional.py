@@ -24,23 +24,11 @@ Example::
 
 from __future__ import annotations
 
+from ..core.tensor import Tensor
+from ..ops import stack
 from . import forward_ad as fwAD
 from .grad_mode import enable_grad
-
-# gpugrad.autograd is imported while gpugrad.tensor is being defined: tensors, factories and
-# autograd.grad are looked up when called.
-
-
-def _is_tensor(x):
-    from ..tensor import Tensor
-
-    return isinstance(x, Tensor)
-
-
-def _autograd_grad(*args, **kwargs):
-    from . import grad
-
-    return grad(*args, **kwargs)
+from .reverse import grad as _autograd_grad
 
 
 def zeros_like(x):
@@ -56,11 +44,11 @@ __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
 
 def _as_tuple(name, arg, x):
     """(was_tuple, tuple of tensors)."""
-    if _is_tensor(x):
+    if isinstance(x, Tensor):
         return False, (x,)
     if isinstance(x, (tuple, list)):
         for i, t in enumerate(x):
-            if not _is_tensor(t):
+            if not isinstance(t, Tensor):
                 raise TypeError(
                     f"{name}: the {arg} must be a tensor or a tuple of tensors, but "
                     f"element {i} is {type(t).__name__}"
@@ -147,7 +135,7 @@ _INDEPENDENT = "The output of the user-provided function is independent of input
 def _value_and_grad(name, func, inputs, strict):
     """``(out, d out / d inputs)`` of scalar `func`, the gradient recorded (differentiable)."""
     out = func(*inputs)
-    if not _is_tensor(out) or out.numel() != 1:
+    if not isinstance(out, Tensor) or out.numel() != 1:
         raise RuntimeError(f"{name}: the function must return a tensor with a single element")
     return out, _grad([out], inputs, [ones_like(out)], True, strict, _INDEPENDENT)
 
@@ -303,8 +291,6 @@ def _one_hot(k, like):
 
 
 def _stack(dim, parts, o, x, like):
-    from ..ops import stack
-
     shape = tuple(o.shape) + tuple(x.shape)
     if not parts:
         return like.new_zeros(shape)

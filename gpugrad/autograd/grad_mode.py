@@ -1,23 +1,11 @@
-"""Grad mode: whether ops record a graph. Thread-local, as in PyTorch."""
+"""The grad-mode and anomaly switches, as PyTorch's: context managers, decorators and functions
+over the state in ``gpugrad.core.state``."""
 
 from __future__ import annotations
 
 import functools
-import threading
 
-
-class _State(threading.local):
-    grad_enabled = True
-
-
-state = _State()
-
-# Open forward-AD levels (process-wide, as in PyTorch); tangents are looked at only when > 0.
-fw_levels = [0]
-
-# Anomaly mode (process-wide, as in PyTorch): nodes keep the user's line that made them, and
-# backward checks every gradient for NaN.
-anomaly = [False]
+from ..core.state import anomaly, state
 
 
 def is_grad_enabled() -> bool:

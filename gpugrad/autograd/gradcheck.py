@@ -20,23 +20,10 @@ from __future__ import annotations
 import random
 import warnings
 
+from ..core.tensor import Tensor
+from ..ops import stack
 from .grad_mode import enable_grad
-
-# gpugrad.autograd is imported while gpugrad.tensor is being defined: tensors and
-# autograd.grad are looked up when called.
-
-
-def _is_tensor(x):
-    from ..tensor import Tensor
-
-    return isinstance(x, Tensor)
-
-
-def _autograd_grad(*args, **kwargs):
-    from . import grad
-
-    return grad(*args, **kwargs)
-
+from .reverse import grad as _autograd_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
@@ -46,11 +33,11 @@ class GradcheckError(RuntimeError):
 
 
 def _as_tuple(x):
-    return (x,) if _is_tensor(x) else tuple(x)
+    return (x,) if isinstance(x, Tensor) else tuple(x)
 
 
 def _float_outputs(out):
-    return [o for o in _as_tuple(out) if _is_tensor(o) and o.dtype.is_floating_point]
+    return [o for o in _as_tuple(out) if isinstance(o, Tensor) and o.dtype.is_floating_point]
 
 
 def _unravel(k, shape):
@@ -76,8 +63,6 @@ def _evaluate(fn, inputs):
 
 def _analytical(outputs, diff):
     """J[i][j] for output i and input diff[j]: rows by reverse mode, shape (n_out, n_in)."""
-    from ..ops import stack
-
     jac = []
     for o in outputs:
         rows = []
@@ -109,8 +94,6 @@ def _analytical(outputs, diff):
 
 def _numerical(fn, inputs, pos, outputs, eps):
     """J[i][j] by central differences: columns, shape (n_out, n_in)."""
-    from ..ops import stack
-
     jac = [[None] * len(pos) for _ in outputs]
     for j, p in enumerate(pos):
         x = inputs[p]
@@ -215,7 +198,7 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
         True
     """
     inputs = _as_tuple(inputs)
-    pos = [p for p, x in enumerate(inputs) if _is_tensor(x) and x.requires_grad]
+    pos = [p for p, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not pos:
         raise ValueError("gradcheck: expected at least one input tensor with requires_grad=True")
     for p in pos:
@@ -262,7 +245,7 @@ def gradgradcheck(
         True
     """
     inputs = _as_tuple(inputs)
-    pos = [p for p, x in enumerate(inputs) if _is_tensor(x) and x.requires_grad]
+    pos = [p for p, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     with enable_grad():
         outputs = _float_outputs(fn(*inputs))
     if grad_outputs is None:

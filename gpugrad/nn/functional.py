@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from ..core.factories import rand
 from ..ops import composite
 from ..ops import elementwise as E
 from ..ops import fused as _fused
@@ -151,8 +152,6 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1.0:
         return input * 0.0
-    from ..factories import rand
-
     dt = input.dtype if input.dtype in (B.float32, B.float64) else B.float32
     keep = rand(*input.shape, dtype=dt, device=input.device) >= p
     return input * keep.to(input.dtype) * (1.0 / (1.0 - p))

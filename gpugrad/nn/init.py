@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.grad_mode import no_grad
-from ..factories import rand, randn
+from ..core.factories import rand, randn
 
 
 def calculate_gain(nonlinearity, param=None):

@@ -6,8 +6,8 @@ from collections import OrderedDict, namedtuple
 
 from .. import backend as B
 from ..autograd.grad_mode import no_grad
-from ..optim.optimizer import _zero_grads
-from ..tensor import Tensor, parse_to
+from ..autograd.reverse import zero_grads
+from ..core.tensor import Tensor, parse_to
 from .parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -273,7 +273,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of every parameter: to None (default) or to zeros."""
-        _zero_grads(self.parameters(), set_to_none)
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ devices and dtypes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from ..factories import empty
+from ..core.factories import empty
 from . import functional as F
 from . import init
 from .module import Module

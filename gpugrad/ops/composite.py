@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .. import backend as B
+from ..core.dims import norm_dim
 from .elementwise import where
 from .reduction import amax
-from .registry import broadcast_shapes
-from .shape import norm_dim
+from .registry import public
+from .shape import broadcast_shapes
 
 
+@public("Activations")
 def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
     """log(softmax(x)) along `dim`, computed stably as x - logsumexp(x)."""
     if dtype is not None:
@@ -23,25 +25,26 @@ def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
     return shifted - shifted.exp().sum(d, keepdim=True).log()
 
 
+@public("Activations")
 def softmax(input, dim, dtype=None):
     """exp(x) / sum(exp(x)) along `dim`, computed without overflow."""
     return log_softmax(input, dim, dtype, _name="softmax").exp()
 
 
+@public("Arithmetic")
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
     broadcast_shapes("lerp", input.shape, end.shape)
     return input + weight * (end - input)
 
 
+@public("Arithmetic")
 def square(input):
     """x * x."""
     return input * input
 
 
+@public("Linear algebra", method=False)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
     return beta * input + alpha * (mat1 @ mat2)
-
-
-__all__ = ["log_softmax", "softmax", "lerp", "square", "addmm"]

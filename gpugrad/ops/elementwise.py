@@ -1,142 +1,136 @@
 """Elementwise primitives: unary maths, binary arithmetic, comparisons, where, clamp, casts.
 
-A unary primitive gives one local derivative ``d(x, out)``; its vjp is ``g * d`` and its jvp
-``t * d``. Binary rules end in ``sum_to``, the shared unbroadcast.
+An elementwise op is declared by its local derivatives: ``d(F, x, out, *params)`` for a unary
+op, one per input ``d_i(F, a, b, out)`` for a binary one (a number for a constant). Its vjp
+is ``g * d_i`` summed down to input i's shape, its jvp ``sum_i t_i * d_i``: one formula, both
+modes, any order (PyTorch's ``auto_element_wise``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 
 from .. import backend as B
-from ..autograd.grad_mode import fw_levels, state
-from ..tensor import Tensor, _wrap
-from .registry import OPS, apply, apply1, apply2, defop, promote, sum_to
+from ..core.tensor import Tensor
+from .namespace import IN_PLACE_MIN, cast_like, expand_to
+from .registry import apply, defop, public
 
-# ----------------------------------------------------------------------------- unary
-
-
-class _Math:
-    """The functions local derivatives call, at one level: gpugrad's ops on tensors (a graph is
-    recorded when one is being built), or the array module's on raw arrays (no graph)."""
-
-    __slots__ = ("cos", "sin", "sign", "sigmoid")
-
-    def __init__(self, cos, sin, sign, sigmoid):
-        self.cos, self.sin, self.sign, self.sigmoid = cos, sin, sign, sigmoid
+# ----------------------------------------------------------------------------- builders
 
 
-_array_math: dict = {}  # array type -> _Math of its module
-
-
-def _math_of(array_type):
-    m = _array_math.get(array_type)
-    if m is None:
-        xp = B._XP[array_type]
-        m = _array_math[array_type] = _Math(xp.cos, xp.sin, xp.sign,
-                                            lambda x: _sigmoid_fwd(xp, x))
-    return m
-
-
-def _unary(name, fwd, d, uses="x", floating=True, doc=""):
-    """Register a unary primitive from its forward and local derivative ``d(F, x, out, *params)``.
-
-    `uses` says what `d` reads: "x", "out", "both", or None when the derivative is zero. `d` is
-    written with operators and ``F.cos``-style calls, so the one formula runs on tensors (for
-    higher order and forward mode) and, when no graph is being built, on the raw arrays.
-    """
+def _unary_rules(d, uses):
+    """vjp and jvp of a unary op from its local derivative `d` (a callable, a number, or None
+    for a zero derivative)."""
     if d is None:
-        def vjp(n, g):
-            return (_zeros(g),)
+        def vjp(F, g, args, out, n):
+            return (F.zeros_like(g),)
 
-        def jvp(ts, out, args, params):
-            return _zeros(ts[0])
-        save, save_out = None, False
+        def jvp(F, ts, args, out, params):
+            return F.zeros_like(ts[0])
+    elif not callable(d):  # a constant: -1 for neg
+        def vjp(F, g, args, out, n):
+            return (g * d,)
+
+        def jvp(F, ts, args, out, params):
+            return ts[0] * d
     else:
-        save = ((0,),) if uses in ("x", "both") else ((),)
-        save_out = uses in ("out", "both")
+        def vjp(F, g, args, out, n):
+            x = args[0] if args is not None else None
+            dv = d(F, x, out, *n.params)
+            if F.builds_graph or g.size < IN_PLACE_MIN:
+                return (g * dv,)
+            return (F.times(g, dv, x, out),)
 
-        def vjp(n, g):
-            saved = n.saved
-            if state.grad_enabled or fw_levels[0]:
-                x = saved[0] if saved is not None else None
-                out = n.out() if save_out else None
-                return (g * d(_TENSOR_MATH, x, out, *n.params),)
-            # No graph to build: the same formula on arrays, one tensor for the result.
-            gd = g._data
-            x = saved[0]._data if saved is not None else None
-            out = n.out_data
-            tg = type(gd)
-            dv = d(_array_math.get(tg) or _math_of(tg), x, out, *n.params)
-            if gd.size < _IN_PLACE_MIN:  # _g_times's small case, without the call (per op)
-                r = gd * dv
-                return (_wrap(r if type(r) is tg else B._XP[tg].asarray(r)),)
-            return (_wrap(_g_times(gd, dv, x, out)),)
-
-        def jvp(ts, out, args, params):
-            return ts[0] * d(_TENSOR_MATH, args[0], out, *params)
-    return _public1(defop(name, fwd, vjp, jvp, save=save, save_out=save_out), floating, doc)
+        def jvp(F, ts, args, out, params):
+            return ts[0] * d(F, args[0], out, *params)
+    return vjp, jvp
 
 
-def _public1(op, floating, doc):
-    """The public function of a one-input op (integers promoted to float when `floating`)."""
-    if floating:
-        def public(input):
-            if input._data.dtype.kind != "f":
-                input = input.to(B.get_default_dtype())
-            return apply1(op, input)
-    else:
-        def public(input):
-            return apply1(op, input)
-    public.__name__ = public.__qualname__ = op.name
-    public.__doc__ = doc
-    return public
+def unary_op(name, fwd, d, uses="x", *, floating=True, node_name=None):
+    """Register a unary elementwise primitive from its local derivative `d(F, x, out, *params)`
+    (`uses` says what it reads: "x", "out" or "both"; None when `d` is a number or None).
+    `floating`: integer inputs become the default float dtype first, as in PyTorch."""
+    vjp, jvp = _unary_rules(d, uses)
+    return defop(name, fwd, vjp, jvp, save=((0,),) if uses in ("x", "both") else None,
+                 save_out=uses in ("out", "both"), floating=floating, node_name=node_name)
 
 
-# From this many elements on, a vjp on arrays multiplies g into a fresh local derivative in
-# place: one pass over memory and one array fewer (below it, out= costs more than it saves).
-_IN_PLACE_MIN = 1 << 15
+def unary(name, fwd, d, uses="x", *, floating=True, group="Elementwise", aliases=(), doc=""):
+    """`unary_op`, and its public function ``gpugrad.<name>(input, *, out=None)`` declared with
+    a Tensor method, an in-place variant and `aliases`; returns the public function."""
+    op = unary_op(name, fwd, d, uses, floating=floating)
+
+    def fn(input, *, out=None):
+        return apply(op, (input,), (), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return public(group, inplace=True, aliases=aliases)(fn)
 
 
-def _g_times(gd, d, *inputs):
-    """``g * d`` on arrays, as an array of g's type. A large `d` that the formula made fresh
-    (not one of `inputs`, not a view, g's shape and dtype) takes the product in place."""
-    if (gd.size >= _IN_PLACE_MIN and type(d) is type(gd) and d.base is None
-            and d.shape == gd.shape and d.dtype == gd.dtype and all(d is not a for a in inputs)):
-        return B._XP[type(gd)].multiply(d, gd, out=d)
-    r = gd * d
-    return r if type(r) is type(gd) else B._XP[type(gd)].asarray(r)
+def _binary_rules(d):
+    """vjp and jvp of a binary op from its partials ``d = (d0, d1)``: callables
+    ``d_i(F, a, b, out)``, or numbers (1 and -1 cost no multiplication)."""
+    def term(F, g, di, a, b, out):
+        if di == 1:
+            return g
+        if di == -1:
+            return -g
+        dv = di(F, a, b, out)
+        if F.builds_graph or g.size < IN_PLACE_MIN:
+            return g * dv
+        return F.times(g, dv, a, b, out)
+
+    d0, d1 = d
+
+    def vjp(F, g, args, out, n):
+        a, b = args if args is not None else (None, None)
+        na, nb = n.needs
+        return (term(F, g, d0, a, b, out) if na else None,
+                term(F, g, d1, a, b, out) if nb else None)
+
+    def jvp(F, ts, args, out, params):
+        a, b = args
+        r = None
+        for t, di in zip(ts, d):
+            if t is not None:
+                t = term(F, t, di, a, b, out)
+                r = t if r is None else r + t
+        return expand_to(F, r, out.shape)
+
+    return vjp, jvp
 
 
-def _zeros(like):
-    return _wrap(_xp(like).zeros_like(like._data))
+def binary(name, fwd, d, *, save=None, save_out=False, node_name=None):
+    """Register a binary elementwise primitive from its partials (see `_binary_rules`); the
+    operands are promoted to a common dtype and gradients unbroadcast by the mechanism."""
+    vjp, jvp = _binary_rules(d)
+    return defop(name, fwd, vjp, jvp, save=save, save_out=save_out, nin=2, promote=(0, 1),
+                 unbroadcast=True, node_name=node_name)
 
 
-def _xp(t):
-    return B._XP[type(t._data)]
+def linear_jvp(name, linear=()):
+    """The jvp of op `name` when it is linear in the inputs at positions `linear` (all when
+    empty): the op itself applied to the tangents, zeros where an input has none."""
+    def jvp(F, ts, args, out, params):
+        ins = []
+        for i, (t, a) in enumerate(zip(ts, args)):
+            if linear and i not in linear:
+                ins.append(a)
+            elif t is not None:
+                ins.append(t)
+            else:
+                ins.append(F.zeros_like(a) if isinstance(a, Tensor) else (None if a is None else 0))
+        return getattr(F, name)(*ins, *params)
+    return jvp
 
 
-exp = _unary("exp", lambda xp, x: xp.exp(x), lambda F, x, out: out, "out",
-             doc="Elementwise e**x. Example: ``gpugrad.exp(gpugrad.tensor([0.]))`` -> tensor([1.])")
-log = _unary("log", lambda xp, x: xp.log(x), lambda F, x, out: 1.0 / x,
-             doc="Natural logarithm, elementwise (``log(0) = -inf``).")
-log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda F, x, out: 1.0 / (x + 1.0),
-               doc="log(1 + x), accurate for small x.")
-expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda F, x, out: out + 1.0, "out",
-               doc="exp(x) - 1, accurate for small x.")
-sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda F, x, out: 0.5 / out, "out",
-              doc="Square root, elementwise (gradient inf at 0, as in PyTorch).")
-rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda F, x, out: -0.5 * out * out * out,
-               "out", doc="1 / sqrt(x), elementwise.")
-sin = _unary("sin", lambda xp, x: xp.sin(x), lambda F, x, out: F.cos(x), doc="Sine, elementwise.")
-cos = _unary("cos", lambda xp, x: xp.cos(x), lambda F, x, out: -F.sin(x),
-             doc="Cosine, elementwise.")
-tan = _unary("tan", lambda xp, x: xp.tan(x), lambda F, x, out: 1.0 + out * out, "out",
-             doc="Tangent, elementwise.")
-tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda F, x, out: 1.0 - out * out, "out",
-              doc="Hyperbolic tangent, elementwise.")
-reciprocal = _unary("reciprocal", lambda xp, x: 1 / x, lambda F, x, out: -out * out, "out",
-                    doc="1 / x, elementwise.")
+def linear_op(name, fwd, vjp, *, linear=(), **kw):
+    """Register an op that is linear in its inputs (or in those at `linear`): its jvp is the op
+    applied to the tangents."""
+    return defop(name, fwd, vjp, linear_jvp(name, linear), **kw)
+
+
+# ----------------------------------------------------------------------------- unary maths
 
 
 def _sigmoid_fwd(xp, x):
@@ -145,29 +139,75 @@ def _sigmoid_fwd(xp, x):
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-sigmoid = _unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1.0 - out), "out",
-                 doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
-relu = _unary("relu", lambda xp, x: xp.maximum(x, 0),
-              lambda F, x, out: out > 0, "out", floating=False,
-              doc="max(x, 0), elementwise; gradient 0 at 0, as in PyTorch.")
-abs = _unary("abs", lambda xp, x: xp.abs(x), lambda F, x, out: F.sign(x), floating=False,
-             doc="Absolute value; gradient sign(x), 0 at 0.")
-sign = _unary("sign", lambda xp, x: xp.sign(x), None, floating=False,
-              doc="-1, 0 or 1 by the sign of x (zero gradient).")
-floor = _unary("floor", lambda xp, x: xp.floor(x), None, floating=False,
-               doc="Round down, elementwise (zero gradient).")
-ceil = _unary("ceil", lambda xp, x: xp.ceil(x), None, floating=False,
-              doc="Round up, elementwise (zero gradient).")
-_round = _unary("round", lambda xp, x: xp.round(x), None, floating=False,
-                doc="Round half to even, elementwise (zero gradient).")
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+
+exp = unary("exp", "exp", lambda F, x, out: out, "out",
+            doc="Elementwise e**x. Example: ``gpugrad.exp(gpugrad.tensor([0.]))`` -> tensor([1.])")
+exp2 = unary("exp2", "exp2", lambda F, x, out: out * _LN2, "out", doc="Elementwise 2**x.")
+expm1 = unary("expm1", "expm1", lambda F, x, out: out + 1.0, "out",
+              doc="exp(x) - 1, accurate for small x.")
+log = unary("log", "log", lambda F, x, out: 1.0 / x,
+            doc="Natural logarithm, elementwise (``log(0) = -inf``).")
+log2 = unary("log2", "log2", lambda F, x, out: 1.0 / (x * _LN2), doc="Base-2 logarithm.")
+log10 = unary("log10", "log10", lambda F, x, out: 1.0 / (x * _LN10), doc="Base-10 logarithm.")
+log1p = unary("log1p", "log1p", lambda F, x, out: 1.0 / (x + 1.0),
+              doc="log(1 + x), accurate for small x.")
+sqrt = unary("sqrt", "sqrt", lambda F, x, out: 0.5 / out, "out",
+             doc="Square root, elementwise (gradient inf at 0, as in PyTorch).")
+# Primitive, not sqrt then reciprocal: one node named RsqrtBackward0, as in PyTorch.
+rsqrt = unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x), lambda F, x, out: -0.5 * out * out * out,
+              "out", doc="1 / sqrt(x), elementwise.")
+sin = unary("sin", "sin", lambda F, x, out: F.cos(x), doc="Sine, elementwise.")
+cos = unary("cos", "cos", lambda F, x, out: -F.sin(x), doc="Cosine, elementwise.")
+tan = unary("tan", "tan", lambda F, x, out: 1.0 + out * out, "out", doc="Tangent, elementwise.")
+asin = unary("asin", "arcsin", lambda F, x, out: F.rsqrt(1.0 - x * x), aliases=("arcsin",),
+             doc="Inverse sine, elementwise (NaN outside [-1, 1]).")
+acos = unary("acos", "arccos", lambda F, x, out: -F.rsqrt(1.0 - x * x), aliases=("arccos",),
+             doc="Inverse cosine, elementwise (NaN outside [-1, 1]).")
+atan = unary("atan", "arctan", lambda F, x, out: 1.0 / (1.0 + x * x), aliases=("arctan",),
+             doc="Inverse tangent, elementwise.")
+sinh = unary("sinh", "sinh", lambda F, x, out: F.cosh(x), doc="Hyperbolic sine, elementwise.")
+cosh = unary("cosh", "cosh", lambda F, x, out: F.sinh(x), doc="Hyperbolic cosine, elementwise.")
+tanh = unary("tanh", "tanh", lambda F, x, out: 1.0 - out * out, "out",
+             doc="Hyperbolic tangent, elementwise.")
+asinh = unary("asinh", "arcsinh", lambda F, x, out: F.rsqrt(x * x + 1.0), aliases=("arcsinh",),
+              doc="Inverse hyperbolic sine, elementwise.")
+# (x - 1)(x + 1) rather than x*x - 1: no cancellation near x = 1.
+acosh = unary("acosh", "arccosh", lambda F, x, out: F.rsqrt((x - 1.0) * (x + 1.0)),
+              aliases=("arccosh",), doc="Inverse hyperbolic cosine, elementwise (x >= 1).")
+atanh = unary("atanh", "arctanh", lambda F, x, out: 1.0 / ((1.0 - x) * (1.0 + x)),
+              aliases=("arctanh",), doc="Inverse hyperbolic tangent, elementwise (|x| < 1).")
+reciprocal = unary("reciprocal", "reciprocal", lambda F, x, out: -out * out, "out",
+                   group="Arithmetic", doc="1 / x, elementwise.")
+sigmoid = unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1.0 - out), "out",
+                group="Activations",
+                doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
+# Primitive, not maximum(x, 0): one node named ReluBackward0, the mask read off the output.
+relu = unary("relu", lambda xp, x: xp.maximum(x, 0),
+             lambda F, x, out: out > 0, "out", floating=False, group="Activations",
+             doc="max(x, 0), elementwise; gradient 0 at 0, as in PyTorch.")
+abs = unary("abs", "abs", lambda F, x, out: F.sign(x), floating=False, aliases=("absolute",),
+            doc="Absolute value; gradient sign(x), 0 at 0.")
+sign = unary("sign", "sign", None, None, floating=False,
+             doc="-1, 0 or 1 by the sign of x (zero gradient).")
+floor = unary("floor", "floor", None, None, floating=False,
+              doc="Round down, elementwise (zero gradient).")
+ceil = unary("ceil", "ceil", None, None, floating=False,
+             doc="Round up, elementwise (zero gradient).")
+trunc = unary("trunc", "trunc", None, None, floating=False, aliases=("fix",),
+              doc="Round towards zero, elementwise (zero gradient).")
+frac = unary("frac", lambda xp, x: x - xp.trunc(x), 1, None,
+             doc="The fractional part x - trunc(x), with the sign of x.")
+_ROUND = unary_op("round", "round", None, None, floating=False)
 
 
-def round(input, decimals=0):
+@public("Elementwise", inplace=True)
+def round(input, decimals=0, *, out=None):
     """Round half to even, elementwise (zero gradient); ``decimals`` as in PyTorch."""
     if decimals == 0:
-        return _round(input)
+        return apply(_ROUND, (input,), (), out)
     s = 10.0 ** decimals
-    return _round(input * s) / s
+    return div(apply(_ROUND, (input * s,)), s, out=out)
 
 
 def _softplus_fwd(xp, x, beta, threshold):
@@ -175,234 +215,125 @@ def _softplus_fwd(xp, x, beta, threshold):
     return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
 
 
-# Registered here; the public softplus below adds beta and threshold.
-_unary("softplus", _softplus_fwd, lambda F, x, out, beta, threshold: F.sigmoid(x * beta))
+_SOFTPLUS = unary_op("softplus", _softplus_fwd,
+                     lambda F, x, out, beta, threshold: F.sigmoid(x * beta))
 
 
+@public("Activations", method=False)
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, computed without overflow; x itself where beta x > threshold."""
-    if input._data.dtype.kind != "f":
-        input = input.to(B.get_default_dtype())
-    return apply1(OPS["softplus"], input, (beta, threshold))
+    return apply(_SOFTPLUS, (input,), (beta, threshold))
 
 
-_TENSOR_MATH = _Math(cos, sin, sign, sigmoid)
+NEG = unary_op("neg", "negative", -1, None, floating=False)
 
 
-def _no_graph(n):
-    """True when a vjp may run on raw arrays: no graph is being built, no tangent to carry,
-    and no broadcasting to undo."""
-    return not (state.grad_enabled or fw_levels[0]) and n.shapes is None
-
-
-def _raw(v):
-    return v._data if isinstance(v, Tensor) else v
-
-
-def _on_arrays(formula, n, g):
-    """Evaluate a vjp `formula(g, *saved, needs)` on the raw arrays; wrap each result once.
-    The results are new arrays (never `g` itself), so two gradients cannot alias."""
-    gd = g._data
-    tg = type(gd)
-    saved = n.saved
-    if saved is None:
-        rs = formula(gd, *((None,) * len(n.next)), n.needs, *n.params)
-    elif len(saved) == 2:
-        a, b = saved
-        rs = formula(gd, a._data if isinstance(a, Tensor) else a,
-                     b._data if isinstance(b, Tensor) else b, n.needs, *n.params)
-    else:
-        rs = formula(gd, *(_raw(v) for v in saved), n.needs, *n.params)
-    return tuple([None if r is None else _wrap(r if type(r) is tg else B._XP[tg].asarray(r))
-                  for r in rs])
-
-
-def _neg_formula(g, x, needs):
-    return (-g,)
-
-
-def _neg_vjp(n, g):
-    if _no_graph(n):
-        return _on_arrays(_neg_formula, n, g)
-    return _neg_formula(g, None, n.needs)
-
-
-def _neg_jvp(ts, out, args, params):
-    return -ts[0]
-
-
-NEG = defop("neg", lambda xp, x: xp.negative(x), _neg_vjp, _neg_jvp)
-
-
-def neg(input):
+@public("Arithmetic", inplace=True, aliases=("negative",))
+def neg(input, *, out=None):
     """-x, elementwise."""
     if input._data.dtype.kind == "b":
         raise TypeError("neg: negation of a bool tensor is not supported; use logical_not")
-    return apply1(NEG, input)
+    return apply(NEG, (input,), (), out)
 
 
-negative = neg
+# ----------------------------------------------------------------------------- arithmetic
 
-# ----------------------------------------------------------------------------- binary
-
-
-def _shapes(n):
-    return n.shapes or (None, None)
-
-
-def _unb(g, shape):
-    return g if shape is None else sum_to(g, shape)
+ADD = binary("add", "add", (1, 1))
+SUB = binary("sub", "subtract", (1, -1))
+MUL = binary("mul", "multiply", (lambda F, a, b, out: b, lambda F, a, b, out: a),
+             save=((1,), (0,)))
 
 
-def _add_vjp(n, g):
+def _div_vjp(F, g, args, out, n):
+    a, b = args
     na, nb = n.needs
-    if n.shapes is None:
-        return (g if na else None, g if nb else None)
-    sa, sb = n.shapes
-    return (sum_to(g, sa) if na else None, sum_to(g, sb) if nb else None)
+    return (g / b if na else None, -g * a / (b * b) if nb else None)
 
 
-def _add_jvp(ts, out, args, params):
-    ta, tb = ts
-    if ta is None:
-        return _expand_as(tb, out)
-    return _expand_as(ta, out) if tb is None else ta + tb
-
-
-def _expand_as(t, out):
-    return t if t._data.shape == out._data.shape else t.expand(*out._data.shape)
-
-
-ADD = defop("add", lambda xp, a, b: xp.add(a, b), _add_vjp, _add_jvp)
-
-
-def _sub_vjp(n, g):
-    sa, sb = _shapes(n)
-    return (_unb(g, sa) if n.needs[0] else None, _unb(-g, sb) if n.needs[1] else None)
-
-
-def _sub_jvp(ts, out, args, params):
-    ta, tb = ts
-    if ta is None:
-        return _expand_as(-tb, out)
-    return _expand_as(ta, out) if tb is None else ta - tb
-
-
-SUB = defop("sub", lambda xp, a, b: xp.subtract(a, b), _sub_vjp, _sub_jvp)
-
-
-def _mul_formula(g, a, b, needs):
-    return (g * b if needs[0] else None, g * a if needs[1] else None)
-
-
-def _div_formula(g, a, b, needs):
-    return (g / b if needs[0] else None, -g * a / (b * b) if needs[1] else None)
-
-
-def _binary_vjp(formula):
-    """A binary vjp from one formula: on arrays when no graph is built, else on tensors and
-    reduced to each input's shape by ``sum_to``."""
-    def vjp(n, g):
-        if _no_graph(n):
-            return _on_arrays(formula, n, g)
-        sa, sb = _shapes(n)
-        ga, gb = formula(g, *n.saved, n.needs)
-        return (None if ga is None else _unb(ga, sa), None if gb is None else _unb(gb, sb))
-    return vjp
-
-
-_mul_vjp = _binary_vjp(_mul_formula)
-
-
-def _mul_jvp(ts, out, args, params):
-    (ta, tb), (a, b) = ts, args
-    r = None if ta is None else ta * b
-    if tb is not None:
-        r = a * tb if r is None else r + a * tb
-    return _expand_as(r, out)
-
-
-MUL = defop("mul", lambda xp, a, b: xp.multiply(a, b), _mul_vjp, _mul_jvp,
-            save=((1,), (0,)))
-
-
-_div_vjp = _binary_vjp(_div_formula)
-
-
-def _div_jvp(ts, out, args, params):
+def _div_jvp(F, ts, args, out, params):
     (ta, tb), (a, b) = ts, args
     r = None if ta is None else ta / b
     if tb is not None:
-        t2 = -tb * a / (b * b)
-        r = t2 if r is None else r + t2
-    return _expand_as(r, out)
+        t = -tb * a / (b * b)
+        r = t if r is None else r + t
+    return expand_to(F, r, out.shape)
 
 
-DIV = defop("div", lambda xp, a, b: xp.true_divide(a, b), _div_vjp, _div_jvp,
-            save=((1,), (0, 1)))
+# Its own rules, not the partials 1/b and -a/b^2: g / b is one rounding, g * (1/b) two.
+DIV = defop("div", "true_divide", _div_vjp, _div_jvp, save=((1,), (0, 1)), nin=2,
+            promote=(0, 1), unbroadcast=True)
 
 
-def _pow_vjp(n, g):
-    a, b = n.saved
-    sa, sb = _shapes(n)
-    ga = gb = None
-    if n.needs[0]:
-        ga = _unb(g * b * a ** (b - 1), sa)
-    if n.needs[1]:
-        # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
-        out = n.out()
-        safe = where((a == 0) & (b >= 0), 1.0, a)
-        gb = _unb(where((a == 0) & (b >= 0), 0.0, g * out * safe.log()), sb)
-    return ga, gb
+def _pow_db(F, a, b, out):
+    # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
+    zero = (a == 0) & (b >= 0)
+    return F.where(zero, 0.0, out * F.log(F.where(zero, 1.0, a)))
 
 
-def _pow_jvp(ts, out, args, params):
-    (ta, tb), (a, b) = ts, args
-    r = None if ta is None else ta * b * a ** (b - 1)
-    if tb is not None:
-        safe = where((a == 0) & (b >= 0), 1.0, a)
-        t2 = where((a == 0) & (b >= 0), 0.0, tb * out * safe.log())
-        r = t2 if r is None else r + t2
-    return _expand_as(r, out)
+POW = binary("pow", "power", (lambda F, a, b, out: b * a ** (b - 1), _pow_db), save="all",
+             save_out=True, node_name="PowBackward1")
 
 
-POW = defop("pow", lambda xp, a, b: xp.power(a, b), _pow_vjp, _pow_jvp, save="all",
-            save_out=True, node_name="PowBackward1")
-
-
-def _pow_scalar_d(x, p):
+def _pow_scalar_d(F, x, out, p):
     # d/dx x**p = p x**(p-1); PyTorch takes 0 for p == 0 (even at x == 0).
     if p == 0:
-        return None
+        return F.zeros_like(x)
     return p * x ** (p - 1) if p != 2 else 2 * x
 
 
-def _pow_scalar_vjp(n, g):
-    p = n.params[0]
-    if p == 0:
-        return (_zeros(g),)
-    x = n.saved[0]
-    if _no_graph(n):
-        return (_wrap(_g_times(g._data, _pow_scalar_d(x._data, p), x._data)),)
-    return (g * _pow_scalar_d(x, p),)
+POW_SCALAR = unary_op("pow_scalar", lambda xp, x, p: x * x if p == 2 else xp.power(x, p),
+                      _pow_scalar_d, floating=False, node_name="PowBackward0")
 
 
-def _pow_scalar_jvp(ts, out, args, params):
-    d = _pow_scalar_d(args[0], params[0])
-    return _zeros(ts[0]) if d is None else ts[0] * d
+def _scaled(other, alpha):
+    return other if alpha == 1 else other * alpha
 
 
-def _pow_scalar_fwd(xp, x, p):
-    if p == 2:
-        return x * x
-    return xp.power(x, p)
+@public("Arithmetic", inplace=True)
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other, with broadcasting. Example: ``gpugrad.add(x, 1)``."""
+    return apply(ADD, (input, _scaled(other, alpha)), (), out)
 
 
-POW_SCALAR = defop("pow_scalar", _pow_scalar_fwd, _pow_scalar_vjp, _pow_scalar_jvp,
-                   save=((0,),), node_name="PowBackward0")
+@public("Arithmetic", inplace=True, aliases=("subtract",))
+def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other, with broadcasting."""
+    return apply(SUB, (input, _scaled(other, alpha)), (), out)
 
 
-def pow(input, exponent):
+@public("Arithmetic", inplace=True, aliases=("multiply",))
+def mul(input, other, *, out=None):
+    """input * other, elementwise with broadcasting."""
+    return apply(MUL, (input, other), (), out)
+
+
+def _int_like(a):
+    return not isinstance(a, float) and (not isinstance(a, Tensor) or a._data.dtype.kind != "f")
+
+
+@public("Arithmetic", inplace=True, aliases=("divide", "true_divide"), first_tensor=False)
+def div(input, other, *, rounding_mode=None, out=None):
+    """True division input / other (integers give the default float dtype), with broadcasting.
+
+    ``rounding_mode="floor"`` or ``"trunc"`` rounds the quotient; integer inputs then give an
+    integer result and the gradient is zero, as in PyTorch.
+    """
+    if rounding_mode is not None:
+        if rounding_mode not in ("floor", "trunc"):
+            raise ValueError(f"div: unknown rounding_mode {rounding_mode!r}; expected None, "
+                             "'floor' or 'trunc'")
+        return apply(_ROUNDED_DIV, (input, other), (rounding_mode,), out)
+    if _int_like(input) and _int_like(other):
+        dt = B.get_default_dtype()
+        if isinstance(input, Tensor):
+            input = input.to(dt)
+        else:
+            other = other.to(dt)
+    return apply(DIV, (input, other), (), out)
+
+
+@public("Arithmetic", inplace=True, first_tensor=False)
+def pow(input, exponent, *, out=None):
     """input ** exponent, elementwise; either may be a number.
 
     Example: ``gpugrad.pow(gpugrad.tensor([2., 3.]), 2)`` -> tensor([4., 9.])
@@ -412,134 +343,180 @@ def pow(input, exponent):
             input = exponent.new_tensor(input, dtype=None)
             if not input.dtype.is_floating_point and exponent.dtype.is_floating_point:
                 input = input.to(exponent.dtype)
-        return apply2(POW, input, exponent)
+        return apply(POW, (input, exponent), (), out)
     exponent = B.py_scalar(exponent)
     if not isinstance(exponent, (int, float)):
         raise TypeError("pow: exponent must be a tensor or a number, got "
                         f"{type(exponent).__name__}")
     if isinstance(exponent, float) and input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
-    return apply1(POW_SCALAR, input, (exponent,))
+    return apply(POW_SCALAR, (input,), (exponent,), out)
 
 
-def add(input, other, *, alpha=1):
-    """input + alpha * other, with broadcasting. Example: ``gpugrad.add(x, 1)``."""
-    if alpha != 1:
-        other = other * alpha
-    return apply2(ADD, input, other)
+# ----------------------------------------------------------------------------- integer division
 
 
-def sub(input, other, *, alpha=1):
-    """input - alpha * other, with broadcasting."""
-    if alpha != 1:
-        other = other * alpha
-    return apply2(SUB, input, other)
+def _check_divisor(xp, b):
+    if b.dtype.kind in "biu" and bool(xp.any(b == 0)):
+        raise ZeroDivisionError("integer division by zero")
 
 
-subtract = sub
+def _divmod_fwd(fn):
+    def fwd(xp, a, b, *params):
+        b = xp.asarray(b)
+        _check_divisor(xp, b)
+        return fn(xp, a, b, *params)
+    return fwd
 
 
-def mul(input, other):
-    """input * other, elementwise with broadcasting."""
-    return apply2(MUL, input, other)
+def _rounded_div(xp, a, b, mode):
+    if mode == "floor":
+        return xp.floor_divide(a, b)
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return xp.trunc(xp.true_divide(a, b)).astype(xp.result_type(a, b), copy=False)
+    q = xp.floor_divide(a, b)  # exact for integers: floor, then up where the signs differ
+    return xp.where((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)), q + 1, q)
 
 
-multiply = mul
+def _zero_partial(F, a, b, out):
+    return F.zeros_like(out)
 
 
-def _int_like(a):
-    return not isinstance(a, float) and (not isinstance(a, Tensor) or a._data.dtype.kind != "f")
+# div with rounding_mode: a step function of the quotient, so its gradient is zero.
+_ROUNDED_DIV = binary("div_rounded", _divmod_fwd(_rounded_div), (_zero_partial, _zero_partial),
+                      save_out=True, node_name="DivBackward2")
 
 
-def div(input, other, *, rounding_mode=None):
-    """True division input / other (integers give the default float dtype), with broadcasting.
-
-    ``rounding_mode="floor"`` or ``"trunc"`` rounds the quotient (zero gradient), as in PyTorch.
-    """
-    if _int_like(input) and _int_like(other):
-        dt = B.get_default_dtype()
-        if isinstance(input, Tensor):
-            input = input.to(dt)
-        else:
-            other = other.to(dt)
-    q = apply2(DIV, input, other)
-    if rounding_mode is None:
-        return q
-    if rounding_mode == "floor":
-        return q.floor()
-    if rounding_mode == "trunc":
-        return q.sign() * q.abs().floor()
-    raise ValueError(f"div: unknown rounding_mode {rounding_mode!r}; expected None, 'floor' or "
-                     "'trunc'")
+def _no_derivative(name):
+    def rule(*args):
+        raise RuntimeError(f"{name}: the derivative of {name} is not implemented (as in "
+                           "PyTorch); use div(..., rounding_mode='floor') for a zero gradient")
+    return rule
 
 
-divide = true_divide = div
+# floor_divide has no derivative in PyTorch: backward through it raises, as there.
+FLOOR_DIVIDE = defop("floor_divide", _divmod_fwd(lambda xp, a, b: xp.floor_divide(a, b)),
+                     _no_derivative("floor_divide"), _no_derivative("floor_divide"), nin=2,
+                     promote=(0, 1), node_name="NotImplemented")
 
 
-def _max_mask(a, b):
+@public("Arithmetic", inplace=True, first_tensor=False)
+def floor_divide(input, other, *, out=None):
+    """input // other rounded down; integer inputs give an integer result, as in PyTorch.
+    Integer division by zero raises ZeroDivisionError; backward through it raises."""
+    return apply(FLOOR_DIVIDE, (input, other), (), out)
+
+
+def _quotient(mode):
+    def d(F, a, b, out):
+        return -F.div_rounded(a, b, mode)
+    return d
+
+
+REMAINDER = binary("remainder", _divmod_fwd(lambda xp, a, b: xp.remainder(a, b)),
+                   (1, _quotient("floor")), save=((), (0, 1)))
+FMOD = binary("fmod", _divmod_fwd(lambda xp, a, b: xp.fmod(a, b)), (1, _quotient("trunc")),
+              save=((), (0, 1)))
+
+
+@public("Arithmetic", inplace=True, first_tensor=False)
+def remainder(input, other, *, out=None):
+    """Python's modulus input % other: the result has the divisor's sign (integers stay
+    integers). Gradient 1 and -floor(input / other)."""
+    return apply(REMAINDER, (input, other), (), out)
+
+
+@public("Arithmetic", inplace=True)
+def fmod(input, other, *, out=None):
+    """C's remainder: the result has the dividend's sign. Gradient 1 and -trunc(input / other)."""
+    return apply(FMOD, (input, other), (), out)
+
+
+# ----------------------------------------------------------------------------- binary maths
+
+
+def _float_binary(name, fwd, d, doc, *, save="all", save_out=False, aliases=(),
+                  group="Elementwise"):
+    op = binary(name, fwd, d, save=save, save_out=save_out)
+
+    def fn(input, other, *, out=None):
+        if _int_like(input) and _int_like(other):
+            input = input.to(B.get_default_dtype()) if isinstance(input, Tensor) else input
+            other = other.to(B.get_default_dtype()) if isinstance(other, Tensor) else other
+        return apply(op, (input, other), (), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return public(group, inplace=True, aliases=aliases)(fn)
+
+
+def _atan2_d(i):
+    def d(F, a, b, out):
+        return (b if i == 0 else -a) / (a * a + b * b)
+    return d
+
+
+atan2 = _float_binary("atan2", "arctan2", (_atan2_d(0), _atan2_d(1)), aliases=("arctan2",),
+                      doc="atan(input / other) in the quadrant of (other, input), elementwise.")
+hypot = _float_binary("hypot", "hypot", (lambda F, a, b, out: a / out,
+                                         lambda F, a, b, out: b / out), save_out=True,
+                      doc="sqrt(input**2 + other**2), elementwise, without overflow.")
+# d/da log(e^a + e^b) = 1 / (1 + e^(b - a)): a sigmoid, which never overflows.
+logaddexp = _float_binary("logaddexp", "logaddexp",
+                          (lambda F, a, b, out: F.sigmoid(a - b),
+                           lambda F, a, b, out: F.sigmoid(b - a)),
+                          doc="log(exp(input) + exp(other)), elementwise, without overflow.")
+
+
+def _xlogy_fwd(xp, x, y):
+    r = x * xp.log(xp.where(x == 0, 1, y))
+    return xp.where(xp.isnan(y), y, r).astype(r.dtype, copy=False)
+
+
+# d/dx x log y = log y, taken as 0 where x == 0 (PyTorch's xlogy(x != 0, y)); d/dy = x / y.
+xlogy = _float_binary("xlogy", _xlogy_fwd,
+                      (lambda F, a, b, out: F.xlogy(cast_like(F, a != 0, a), b),
+                       lambda F, a, b, out: a / b),
+                      doc="input * log(other), 0 where input is 0 (NaN where other is NaN).")
+
+
+# ----------------------------------------------------------------------------- maximum, minimum
+
+
+def _max_mask(F, a, b):
     # 1 where a wins, 0 where b wins, 1/2 at ties: PyTorch's split of the gradient.
-    m = (a > b).to(_float_of(a, b))
-    return m + (a == b).to(m.dtype) * 0.5
+    return cast_like(F, a > b, a) + cast_like(F, a == b, a) * 0.5
 
 
-def _float_of(a, b):
-    return a.dtype if isinstance(a, Tensor) else b.dtype
+MAXIMUM = binary("maximum", "maximum", (lambda F, a, b, out: _max_mask(F, a, b),
+                                        lambda F, a, b, out: _max_mask(F, b, a)), save="all")
+MINIMUM = binary("minimum", "minimum", (lambda F, a, b, out: _max_mask(F, b, a),
+                                        lambda F, a, b, out: _max_mask(F, a, b)), save="all")
 
 
-def _minmax_vjp(sign) -> tuple[Callable, Callable]:
-    def vjp(n, g):
-        a, b = n.saved
-        sa, sb = _shapes(n)
-        m = _max_mask(a, b) if sign > 0 else _max_mask(b, a)
-        return (_unb(g * m, sa) if n.needs[0] else None,
-                _unb(g * (1 - m), sb) if n.needs[1] else None)
-
-    def jvp(ts, out, args, params):
-        (ta, tb), (a, b) = ts, args
-        m = _max_mask(a, b) if sign > 0 else _max_mask(b, a)
-        r = None if ta is None else ta * m
-        if tb is not None:
-            r = tb * (1 - m) if r is None else r + tb * (1 - m)
-        return _expand_as(r, out)
-
-    return vjp, jvp
-
-
-MAXIMUM = defop("maximum", lambda xp, a, b: xp.maximum(a, b), *_minmax_vjp(1), save="all")
-MINIMUM = defop("minimum", lambda xp, a, b: xp.minimum(a, b), *_minmax_vjp(-1), save="all")
-
-
-def maximum(input, other):
+@public("Elementwise")
+def maximum(input, other, *, out=None):
     """Elementwise maximum; at ties the gradient is split evenly, as in PyTorch."""
-    return apply2(MAXIMUM, input, other)
+    return apply(MAXIMUM, (input, other), (), out)
 
 
-def minimum(input, other):
+@public("Elementwise")
+def minimum(input, other, *, out=None):
     """Elementwise minimum; at ties the gradient is split evenly, as in PyTorch."""
-    return apply2(MINIMUM, input, other)
+    return apply(MINIMUM, (input, other), (), out)
 
 
 # ----------------------------------------------------------------------------- where, clamp
 
 
-def _where_vjp(n, g):
-    c = n.params[0]
-    _, sa, sb = n.shapes
-    z = _zeros(g)
-    ga = _unb(where(c, g, z), sa) if n.needs[1] else None
-    gb = _unb(where(c, z, g), sb) if n.needs[2] else None
-    return None, ga, gb
+def _where_vjp(F, g, args, out, n):
+    c = args[0]
+    _, na, nb = n.needs
+    return (None, F.where(c, g, 0.0) if na else None, F.where(c, 0.0, g) if nb else None)
 
 
-def _where_jvp(ts, out, args, params):
-    _, ta, tb = ts
-    c = params[0]
-    z = _zeros(out)
-    return where(c, z if ta is None else ta, z if tb is None else tb)
-
-
-# The condition travels as a param (it is never differentiated); its array is the first input.
-WHERE = defop("where", lambda xp, c, a, b, cond: xp.where(c, a, b), _where_vjp, _where_jvp)
+# The gradients read the condition (input 0, never differentiated): it is saved for both.
+WHERE = linear_op("where", "where", _where_vjp, linear=(1, 2), save=((), (0,), (0,)), nin=3,
+                  promote=(1, 2), unbroadcast=True)
 
 
 def where(condition, input, other):
@@ -551,36 +528,28 @@ def where(condition, input, other):
         raise TypeError(f"where: condition must be a bool tensor, got {type(condition).__name__}")
     if condition._data.dtype.kind != "b":
         raise TypeError(f"where: condition must have dtype bool, got {condition.dtype}")
-    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
-        if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-            dt = B.get_default_dtype() if isinstance(input, float) or isinstance(other, float) \
-                else B.int64
-            input = condition.new_tensor(input, dtype=dt)
-        input, other = promote("where", input, other)
-        if not isinstance(input, Tensor):
-            input = other.new_tensor(input, dtype=other.dtype)
-        if not isinstance(other, Tensor):
-            other = input.new_tensor(other, dtype=input.dtype)
-    elif input._data.dtype != other._data.dtype:
-        input, other = promote("where", input, other)
-    return apply(WHERE, (condition, input, other), (condition,))
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        dt = B.get_default_dtype() if isinstance(input, float) or isinstance(other, float) \
+            else B.int64
+        input = condition.new_tensor(input, dtype=dt)
+    return apply(WHERE, (condition, input, other))
 
 
-def _clamp_mask(x, lo, hi):
+def _where_method(self, condition, other):
+    """``x.where(condition, y)`` is ``gpugrad.where(condition, x, y)``."""
+    return where(condition, self, other)
+
+
+public("Elementwise", method=_where_method, first_tensor=False)(where)
+
+
+def _clamp_d(F, x, out, lo, hi):
     m = None
     if lo is not None:
         m = x >= lo
     if hi is not None:
         m = (x <= hi) if m is None else m & (x <= hi)
-    return m.to(x.dtype)
-
-
-def _clamp_vjp(n, g):
-    return (g * _clamp_mask(n.saved[0], *n.params),)
-
-
-def _clamp_jvp(ts, out, args, params):
-    return ts[0] * _clamp_mask(args[0], *params)
+    return cast_like(F, m, x)
 
 
 def _clamp_fwd(xp, x, lo, hi):
@@ -591,10 +560,11 @@ def _clamp_fwd(xp, x, lo, hi):
     return x
 
 
-CLAMP = defop("clamp", _clamp_fwd, _clamp_vjp, _clamp_jvp, save=((0,),))
+CLAMP = unary_op("clamp", _clamp_fwd, _clamp_d, floating=False, node_name="ClampBackward1")
 
 
-def clamp(input, min=None, max=None):
+@public("Elementwise", inplace=True, aliases=("clip",))
+def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; the gradient passes where min <= x <= max (bounds included).
 
     Bounds may be numbers or tensors. Example: ``x.clamp(min=0)``.
@@ -602,104 +572,78 @@ def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
+        if max is None:
+            return maximum(input, min, out=out)
+        return minimum(input if min is None else maximum(input, min), max, out=out)
     lo = None if min is None else B.py_scalar(min)
     hi = None if max is None else B.py_scalar(max)
     if input._data.dtype.kind != "f" and (isinstance(lo, float) or isinstance(hi, float)):
         input = input.to(B.get_default_dtype())
-    return apply1(CLAMP, input, (lo, hi))
+    return apply(CLAMP, (input,), (lo, hi), out)
 
-
-clip = clamp
 
 # ----------------------------------------------------------------------------- casts
 
 
-def _to_dtype_vjp(n, g):
-    src = n.params[1]
-    return (g.to(src),)
+def _to_dtype_vjp(F, g, args, out, n):
+    dt, src = n.params
+    return (F.to_dtype(g, src, dt),)
 
 
-def _to_dtype_jvp(ts, out, args, params):
-    return ts[0].to(params[0])
+TO_DTYPE = linear_op("to_dtype", lambda xp, x, dt, src: x.astype(dt.np), _to_dtype_vjp,
+                     node_name="ToCopyBackward0", float_out=False)
 
 
-TO_DTYPE = defop("to_dtype", lambda xp, x, dt, src: x.astype(dt.np), _to_dtype_vjp,
-                 _to_dtype_jvp, node_name="ToCopyBackward0")
-
-
+@public("Casts", method=False)
 def to_dtype(input, dtype):
-    """Convert to `dtype` (differentiable between floating dtypes)."""
-    out = apply1(TO_DTYPE, input, (dtype, input.dtype))
-    if not dtype.is_floating_point and out.grad_fn is not None:
-        out.grad_fn = None
-        out._rg = False
-    return out
+    """`input` converted to `dtype` (differentiable between floating dtypes)."""
+    return apply(TO_DTYPE, (input,), (dtype, input.dtype))
 
 
-# ----------------------------------------------------------------------------- no-gradient ops
+# ----------------------------------------------------------------------------- no gradient
 
 
-def _nograd(name, fwd, n_in=2, doc=""):
-    op = defop(name, fwd)
+def _comparison(name, fwd, doc, aliases=(), group="Comparison and logic", n_in=2):
+    op = defop(name, fwd, nin=n_in, promote=(0, 1) if n_in == 2 else None)
     if n_in == 1:
-        return _public1(op, False, doc)
-
-    def public(input, other):
-        return apply2(op, input, other)
-    public.__name__ = public.__qualname__ = name
-    public.__doc__ = doc
-    return public
-
-
-eq = _nograd("eq", lambda xp, a, b: xp.equal(a, b), doc="Elementwise ==, as a bool tensor.")
-ne = _nograd("ne", lambda xp, a, b: xp.not_equal(a, b), doc="Elementwise !=, as a bool tensor.")
-lt = _nograd("lt", lambda xp, a, b: xp.less(a, b), doc="Elementwise <, as a bool tensor.")
-le = _nograd("le", lambda xp, a, b: xp.less_equal(a, b), doc="Elementwise <=, as a bool tensor.")
-gt = _nograd("gt", lambda xp, a, b: xp.greater(a, b), doc="Elementwise >, as a bool tensor.")
-ge = _nograd("ge", lambda xp, a, b: xp.greater_equal(a, b),
-             doc="Elementwise >=, as a bool tensor.")
-logical_and = _nograd("logical_and", lambda xp, a, b: xp.logical_and(a, b),
-                      doc="Elementwise logical and.")
-logical_or = _nograd("logical_or", lambda xp, a, b: xp.logical_or(a, b),
-                     doc="Elementwise logical or.")
-logical_xor = _nograd("logical_xor", lambda xp, a, b: xp.logical_xor(a, b),
-                      doc="Elementwise logical xor.")
-logical_not = _nograd("logical_not", lambda xp, a: xp.logical_not(a), 1,
-                      doc="Elementwise logical not.")
-isnan = _nograd("isnan", lambda xp, a: xp.isnan(a), 1, doc="True where the value is NaN.")
-isinf = _nograd("isinf", lambda xp, a: xp.isinf(a), 1, doc="True where the value is +-inf.")
-isfinite = _nograd("isfinite", lambda xp, a: xp.isfinite(a), 1,
-                   doc="True where the value is neither NaN nor infinite.")
-greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+        def fn(input):
+            return apply(op, (input,))
+    else:
+        def fn(input, other):  # type: ignore[misc]
+            return apply(op, (input, other))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return public(group, aliases=aliases, first_tensor=n_in == 1)(fn)
 
 
-def _bitwise(name, fwd):
-    op = defop(name, fwd)
+eq = _comparison("eq", "equal", "Elementwise ==, as a bool tensor.")
+ne = _comparison("ne", "not_equal", "Elementwise !=, as a bool tensor.", ("not_equal",))
+lt = _comparison("lt", "less", "Elementwise <, as a bool tensor.", ("less",))
+le = _comparison("le", "less_equal", "Elementwise <=, as a bool tensor.", ("less_equal",))
+gt = _comparison("gt", "greater", "Elementwise >, as a bool tensor.", ("greater",))
+ge = _comparison("ge", "greater_equal", "Elementwise >=, as a bool tensor.", ("greater_equal",))
+logical_and = _comparison("logical_and", "logical_and", "Elementwise logical and.")
+logical_or = _comparison("logical_or", "logical_or", "Elementwise logical or.")
+logical_xor = _comparison("logical_xor", "logical_xor", "Elementwise logical xor.")
+logical_not = _comparison("logical_not", "logical_not", "Elementwise logical not.", n_in=1)
+isnan = _comparison("isnan", "isnan", "True where the value is NaN.", n_in=1)
+isinf = _comparison("isinf", "isinf", "True where the value is +-inf.", n_in=1)
+isfinite = _comparison("isfinite", "isfinite",
+                       "True where the value is neither NaN nor infinite.", n_in=1)
 
-    def public(input, other):
+
+def _bitwise(name):
+    op = defop(name, name, nin=2, promote=(0, 1))
+
+    def fn(input, other):
         if input._data.dtype.kind not in "biu":
             raise TypeError(f"{name}: needs integer or bool tensors, got {input.dtype}")
-        return apply2(op, input, other)
-    return public
+        return apply(op, (input, other))
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise {name.replace('_', ' ')} of integer or bool tensors."
+    return public("Comparison and logic")(fn)
 
 
-bitwise_and = _bitwise("bitwise_and", lambda xp, a, b: xp.bitwise_and(a, b))
-bitwise_or = _bitwise("bitwise_or", lambda xp, a, b: xp.bitwise_or(a, b))
-bitwise_xor = _bitwise("bitwise_xor", lambda xp, a, b: xp.bitwise_xor(a, b))
-
-__all__ = [
-    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh", "reciprocal",
-    "sigmoid", "relu", "abs", "sign", "floor", "ceil", "round", "softplus", "neg", "negative",
-    "add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "pow",
-    "maximum", "minimum", "where", "clamp", "clip", "to_dtype", "eq", "ne", "lt", "le", "gt",
-    "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan", "isinf",
-    "isfinite", "greater", "greater_equal", "less", "less_equal", "not_equal",
-    "bitwise_and", "bitwise_or", "bitwise_xor",
-]
-
+bitwise_and = _bitwise("bitwise_and")
+bitwise_or = _bitwise("bitwise_or")
+bitwise_xor = _bitwise("bitwise_xor")

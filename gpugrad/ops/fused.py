@@ -12,14 +12,83 @@ composite's formulas in gpugrad ops instead, so higher-order derivatives stay ex
 
 from __future__ import annotations
 
-import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import backend as B
-from ..autograd.grad_mode import fw_levels, state
-from ..factories import arange
-from ..tensor import Tensor, _wrap
+from ..core.factories import arange
+from ..core.tensor import Tensor
 from .composite import softmax
-from .registry import _push_tangent, _record, defop, device_error, op_error, sum_to
+from .kernels import linear_mse as _cuda_linear_mse
+from .namespace import sum_to
+from .registry import apply, defop, device_error
+
+# ----------------------------------------------------------------------------- row sweeps
+
+
+def _cache_bytes() -> int:
+    """Half of one core's L2 cache (from sysfs; 1 MiB where it cannot be read)."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index2/size") as f:
+            text = f.read().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        return int(text.rstrip("KM")) * scale // 2
+    except (OSError, ValueError):
+        return 1 << 20
+
+
+CACHE_BYTES = _cache_bytes()
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def row_chunk(a, rows=None) -> int:
+    """Rows of 2-D array `a` per chunk of a one-pass sweep: `rows` when given; on the CPU as many
+    as fill half a core's L2 cache, so that a second use of a chunk reads it from cache; on a
+    GPU all of them (one launch per pass)."""
+    n = a.shape[0]
+    if rows is not None:
+        if rows < 1:
+            raise ValueError(f"chunk: expected a positive number of rows, got {rows}")
+        return rows
+    if type(a) is not B.ndarray:
+        return max(n, 1)
+    row_bytes = max(a.itemsize * (a.shape[1] if a.ndim > 1 else 1), 1)
+    return max(1, min(n, CACHE_BYTES // row_bytes))
+
+
+_pool: list = []
+_pool_lock = threading.Lock()
+
+
+def map_rows(a, chunk, fn):
+    """``fn(lo, hi)`` over contiguous row ranges of `a` that are whole chunks, in order.
+
+    On the CPU the ranges run on a thread per core (NumPy's BLAS and ufuncs release the GIL),
+    each range a fixed share, so that results do not depend on timing; on a GPU, one range.
+    """
+    n = a.shape[0]
+    chunks = -(-n // chunk) if n else 0
+    parts = min(_cpu_count(), chunks) if type(a) is B.ndarray else 1
+    if parts <= 1:
+        return [fn(0, n)]
+    per = -(-chunks // parts) * chunk
+    ranges = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    if not _pool:
+        with _pool_lock:
+            if not _pool:
+                _pool.append(ThreadPoolExecutor(_cpu_count(), thread_name_prefix="gpugrad-rows"))
+    futures = [_pool[0].submit(fn, lo, hi) for lo, hi in ranges]
+    return [f.result() for f in futures]
+
+
+# ----------------------------------------------------------------------------- linear_mse
 
 
 def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
@@ -50,7 +119,7 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
                 gb += r.sum(axis=0)
         return sq, gw, gb
 
-    parts = B.map_rows(X, chunk, part)
+    parts = map_rows(X, chunk, part)
     sq, gw, gb = parts[0]
     for p in parts[1:]:
         sq = sq + p[0]
@@ -60,56 +129,49 @@ def _sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
     return sq, gw, None if gb is None else xp.asarray(gb), R
 
 
-# Array type -> the sweep for it: _sweep, or a device kernel with its signature (gpugrad/kernels,
-# tested against _sweep in tests/test_kernels.py).
-KERNELS: dict = {B.ndarray: _sweep}
+def _forward(sweep):
+    """The linear_mse forward around a `sweep` (`_sweep`'s contract): the mean of the squared
+    residuals, and as residuals what the needed gradients use (X^T r, the sum of r, r).
+
+    A one-column weight (D, 1) is swept as a vector: matrix-vector products are faster, and
+    device kernels take that case."""
+    def fwd(xp, X, w, b, y, chunk, *, needs):
+        nX, nw, nb, ny = needs
+        if chunk is None and not any(needs):
+            chunk = X.shape[0] or 1  # the value alone: no second use of a chunk to keep in cache
+        chunk = row_chunk(X, chunk)
+        column = w.ndim == 2 and w.shape[1] == 1
+        if column:
+            w, y = w[:, 0], y[:, 0]
+            b = None if b is None else b.reshape(1)
+        sq, gw, gb, R = sweep(xp, X, w, b, y, chunk, nw, nb, nX or ny)
+        if column:
+            gw = None if gw is None else gw[:, None]
+            gb = None if gb is None else gb.reshape(1)
+            R = None if R is None else R[:, None]
+        n = y.size
+        return xp.asarray(sq / n if n else B.nan, dtype=X.dtype), (gw, gb, R)
+    return fwd
 
 
-def _run_sweep(sweep, xp, X, w, b, y, chunk, grad_w, grad_b, keep_r):
-    """`sweep`, with one output given as a column (w of shape (D, 1)) run as a vector: matrix-
-    vector products are faster, and device kernels take that case."""
-    if w.ndim == 2 and w.shape[1] == 1:
-        sq, gw, gb, R = sweep(xp, X, w[:, 0], None if b is None else b.reshape(1), y[:, 0],
-                              chunk, grad_w, grad_b, keep_r)
-        return (sq, None if gw is None else gw[:, None], None if gb is None else gb.reshape(1),
-                None if R is None else R[:, None])
-    return sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r)
-
-
-def _sweep_for(array_type):
-    k = KERNELS.get(array_type)
-    if k is None:
-        from ..kernels import linear_mse as cuda
-
-        k = KERNELS[array_type] = functools.partial(cuda.sweep, fallback=_sweep)
-    return k
+def _cuda_sweep(xp, *args):
+    return _cuda_linear_mse.sweep(xp, *args, fallback=_sweep)
 
 
 def _scale(y, g):
-    n = y._data.size
+    n = 1
+    for s in y.shape:
+        n *= s
     return g * (2.0 / n if n else B.nan)
 
 
-def _bias_grad(t, shape):
+def _bias_grad(F, t, shape):
     """Reduce a cotangent over the output's trailing dims to the bias's `shape`."""
-    extra = len(shape) - t._data.ndim
+    extra = len(shape) - len(t.shape)
     if extra > 0:
-        t = t.reshape((1,) * extra + t._data.shape)
-    return sum_to(t, shape)
-
-
-def _linear_mse_vjp(n, g):
-    X, w, b, y, (gw, gb, R) = n.saved
-    nX, nw, nb, ny = n.needs
-    s = _scale(y, g)
-    if state.grad_enabled or fw_levels[0]:
-        # A graph to build: the composite's rule in gpugrad ops, differentiable again.
-        sr = s * _residual(X, w, b, y)
-        return (_outer_w(sr, w) if nX else None, X.mT @ sr if nw else None,
-                sum_to(sr, b._data.shape) if nb else None, -sr if ny else None)
-    sr = s * _wrap(R) if R is not None else None
-    return (_outer_w(sr, w) if nX else None, s * _wrap(gw) if nw else None,
-            _bias_grad(s * _wrap(gb), b._data.shape) if nb else None, -sr if ny else None)
+        s = tuple(t.shape)
+        t = F.reshape(t, (1,) * extra + s, s)
+    return sum_to(F, t, shape)
 
 
 def _residual(X, w, b, y):
@@ -120,10 +182,25 @@ def _residual(X, w, b, y):
 
 def _outer_w(sr, w):
     """d loss / dX from the scaled residual: sr w^T."""
-    return sr.unsqueeze(-1) * w if w._data.ndim == 1 else sr @ w.mT
+    return sr[..., None] * w if w.ndim == 1 else sr @ w.T
 
 
-def _linear_mse_jvp(ts, out, args, params):
+def _linear_mse_vjp(F, g, args, out, n):
+    X, w, b, y = args
+    nX, nw, nb, ny = n.needs
+    s = _scale(y, g)
+    if F.builds_graph:
+        # A graph to build: the composite's rule in gpugrad ops, differentiable again.
+        sr = s * _residual(X, w, b, y)
+        return (_outer_w(sr, w) if nX else None, X.mT @ sr if nw else None,
+                sum_to(F, sr, b.shape) if nb else None, -sr if ny else None)
+    gw, gb, R = n.residuals  # what the forward's one pass accumulated
+    sr = s * R if R is not None else None
+    return (_outer_w(sr, w) if nX else None, s * gw if nw else None,
+            _bias_grad(F, s * gb, b.shape) if nb else None, -sr if ny else None)
+
+
+def _linear_mse_jvp(F, ts, args, out, params):
     (tX, tw, tb, ty), (X, w, b, y) = ts, args
     r = _residual(X, w, b, y)
     dr = None
@@ -134,8 +211,10 @@ def _linear_mse_jvp(ts, out, args, params):
     return _scale(y, (r * dr).sum())
 
 
-LINEAR_MSE = defop("linear_mse", _sweep, _linear_mse_vjp, _linear_mse_jvp, save="all",
-                   node_name="LinearMseBackward0")
+# Fused: value and gradient in one pass over X (the composite reads X twice per step).
+LINEAR_MSE = defop("linear_mse", _forward(_sweep), _linear_mse_vjp, _linear_mse_jvp, save="all",
+                   nin=4, residuals=True, with_needs=True, node_name="LinearMseBackward0",
+                   kernels={"cuda": _forward(_cuda_sweep)})
 
 
 def _check(name, X, w, y, b):
@@ -185,55 +264,32 @@ def linear_mse_loss(input, weight, target, bias=None, *, chunk=None):
         loss = gpugrad.nn.functional.linear_mse_loss(X, w, y, b)
         loss.backward()   # w.grad, b.grad
     """
-    name = "linear_mse_loss"
-    _check(name, input, weight, target, bias)
-    args = (input, weight, bias, target)
-    record = state.grad_enabled and any(a is not None and a._rg for a in args)
-    nX, nw, nb, ny = (record and a is not None and a._rg for a in args)
-    Xd = input._data
-    xp = B._XP[type(Xd)]
-    if chunk is None and not record:
-        chunk = Xd.shape[0] or 1  # the value alone: no second use of a chunk to keep in cache
-    chunk = B.row_chunk(Xd, chunk)
-    sweep = _sweep_for(type(Xd))
-    try:
-        sq, gw, gb, R = _run_sweep(sweep, xp, Xd, weight._data,
-                                   None if bias is None else bias._data, target._data, chunk,
-                                   nw, nb, nX or ny)
-    except Exception as exc:
-        raise op_error(name, exc, tuple(a for a in args if a is not None)) from None
-    n = target._data.size
-    return _finish(LINEAR_MSE, xp.asarray(sq / n if n else B.nan, dtype=Xd.dtype), args,
-                   (chunk,), record, (gw, gb, R))
-
-
-def _finish(op, out, args, params, record, aux):
-    """Wrap a fused forward's result; record its node, with `aux` (the arrays its forward
-    made for the vjp) saved after the inputs, and push forward-mode tangents."""
-    t = _wrap(out)
-    if record:
-        _record(op, t, args, params)
-        t.grad_fn.saved += (aux,)
-    if fw_levels[0]:
-        _push_tangent(op, t, args, params)
-    return t
+    _check("linear_mse_loss", input, weight, target, bias)
+    if chunk is not None:
+        row_chunk(input._data, chunk)  # a bad chunk is an error even when nothing sweeps
+    return apply(LINEAR_MSE, (input, weight, bias, target), (chunk,))
 
 
 # ----------------------------------------------------------------------------- cross-entropy
 
 
-def _ce_fwd(xp, x, t, reduction, keep_p):
-    """-log_softmax(x, 1) at the classes `t`, reduced; and softmax(x, 1) when `keep_p`."""
+def _ce_fwd(xp, x, t, reduction, *, needs):
+    """-log_softmax(x, 1) at the classes `t`, reduced; and softmax(x, 1) for the vjp."""
     m = x.max(axis=1, keepdims=True)
     z = x - xp.where(xp.isfinite(m), m, 0.0)  # shifted by the max: exp never overflows
     e = xp.exp(z)
     s = e.sum(axis=1, keepdims=True)
-    nll = (xp.log(s) - xp.take_along_axis(z, t[:, None], axis=1))[:, 0]
+    try:
+        picked = xp.take_along_axis(z, t[:, None], axis=1)
+    except IndexError as exc:
+        raise IndexError(f"a target class index is out of range for {x.shape[1]} classes "
+                         f"({exc})") from None
+    nll = (xp.log(s) - picked)[:, 0]
     if reduction == "mean":
         loss = nll.sum() / nll.shape[0] if nll.shape[0] else xp.asarray(B.nan, x.dtype)
     else:
         loss = nll.sum() if reduction == "sum" else nll
-    return xp.asarray(loss, dtype=x.dtype), (e / s if keep_p else None)
+    return xp.asarray(loss, dtype=x.dtype), (e / s if needs[0] else None)
 
 
 def _ce_scale(g, reduction, n):
@@ -243,17 +299,15 @@ def _ce_scale(g, reduction, n):
     return g if reduction == "sum" else g[:, None]
 
 
-def _ce_vjp(n, g):
-    x, t, p = n.saved
+def _ce_vjp(F, g, args, out, n):
+    x, t = args
     reduction = n.params[0]
-    rows = x._data.shape[0]
-    if state.grad_enabled or fw_levels[0]:
-        return ((softmax(x, 1) - _one_hot(t, x)) * _ce_scale(g, reduction, rows), None)
-    gd = g._data
-    scale = _ce_scale(gd, reduction, rows)
-    r = p * scale
-    r[B._XP[type(gd)].arange(rows), t._data] -= scale.reshape(-1)  # softmax - one_hot(t)
-    return (_wrap(r), None)
+    scale = _ce_scale(g, reduction, x.shape[0])
+    if F.builds_graph:
+        return ((softmax(x, 1) - _one_hot(t, x)) * scale, None)
+    r = n.residuals * scale  # the softmax the forward kept
+    r[F.xp.arange(x.shape[0]), t] -= scale.reshape(-1)  # softmax - one_hot(t)
+    return (r, None)
 
 
 def _one_hot(t, like):
@@ -261,7 +315,7 @@ def _one_hot(t, like):
     return (classes == t.unsqueeze(1)).to(like.dtype)
 
 
-def _ce_jvp(ts, out, args, params):
+def _ce_jvp(F, ts, args, out, params):
     (tx, _), (x, t) = ts, args
     per_row = (softmax(x, 1) * tx).sum(1) - tx.gather(1, t.unsqueeze(1)).squeeze(1)
     reduction = params[0]
@@ -270,23 +324,12 @@ def _ce_jvp(ts, out, args, params):
     return per_row.mean() if reduction == "mean" else per_row.sum()
 
 
-CROSS_ENTROPY = defop("cross_entropy", _ce_fwd, _ce_vjp, _ce_jvp, save="all",
-                      node_name="NllLossBackward0")
+# Fused: one node instead of about 12; the forward keeps the softmax that the vjp,
+# softmax - one_hot, needs.
+CROSS_ENTROPY = defop("cross_entropy", _ce_fwd, _ce_vjp, _ce_jvp, save="all", nin=2,
+                      residuals=True, with_needs=True, node_name="NllLossBackward0")
 
 
 def cross_entropy(input, target, reduction):
-    """Cross-entropy of logits (N, C) at integer classes (N,), in one node: the forward keeps
-    the softmax that the vjp, softmax - one_hot, needs."""
-    record = state.grad_enabled and input._rg
-    xd = input._data
-    try:
-        out, p = _ce_fwd(B._XP[type(xd)], xd, target._data, reduction, record)
-    except IndexError as exc:
-        raise IndexError(f"cross_entropy: a target class index is out of range for "
-                         f"{xd.shape[1]} classes ({exc})") from None
-    except Exception as exc:
-        raise op_error("cross_entropy", exc, (input, target)) from None
-    return _finish(CROSS_ENTROPY, out, (input, target), (reduction,), record, p)
-
-
-__all__ = ["linear_mse_loss"]
+    """Cross-entropy of logits (N, C) at integer classes (N,), in one node."""
+    return apply(CROSS_ENTROPY, (input, target), (reduction,))

@@ -1,42 +1,60 @@
-"""matmul (the primitive) and its composites: mm, mv, dot, outer, bmm, inner."""
+"""matmul and linear (primitives) and their composites: mm, mv, dot, outer, bmm, inner."""
 
 from __future__ import annotations
 
 from .. import backend as B
-from ..autograd.grad_mode import fw_levels, state
-from ..tensor import Tensor
-from .elementwise import _on_arrays
-from .registry import apply, apply2, defop, sum_to
+from ..core.tensor import Tensor
+from .namespace import mT, sum_to
+from .registry import apply, defop, public
 
 
-def _matmul_vjp(n, g):
-    a, b = n.saved
+def _col(F, v):
+    """`v` with a trailing dim of size 1 (a column)."""
+    s = tuple(v.shape)
+    return F.reshape(v, s + (1,), s)
+
+
+def _row(F, v):
+    """`v` with a size-1 dim before its last (a row)."""
+    s = tuple(v.shape)
+    return F.reshape(v, s[:-1] + (1,) + s[-1:], s)
+
+
+def _drop(F, v, axis):
+    """`v` without its size-1 dim `axis` (-1 or -2)."""
+    s = tuple(v.shape)
+    return F.reshape(v, s[:axis] + (s[axis + 1:] if axis != -1 else ()), s)
+
+
+def _matmul_vjp(F, g, args, out, n):
+    a, b = args
     sa, sb = n.params
+    na, nb = n.needs
     ga = gb = None
     # No transposed copies: a transposed operand is a strided view that BLAS reads directly,
     # and the vector cases are written as vector-matrix products.
     if len(sa) == 1 and len(sb) == 1:
-        ga = g * b if n.needs[0] else None
-        gb = g * a if n.needs[1] else None
+        ga = g * b if na else None
+        gb = g * a if nb else None
     elif len(sb) == 1:
-        if n.needs[0]:
-            ga = sum_to(g.unsqueeze(-1) * b, sa)
-        if n.needs[1]:
-            gb = g @ a if len(sa) == 2 else sum_to((g.unsqueeze(-2) @ a).squeeze(-2), sb)
+        if na:
+            ga = sum_to(F, _col(F, g) * b, sa)
+        if nb:
+            gb = g @ a if len(sa) == 2 else sum_to(F, _drop(F, _row(F, g) @ a, -2), sb)
     elif len(sa) == 1:
-        if n.needs[0]:
-            ga = b @ g if len(sb) == 2 else sum_to((b @ g.unsqueeze(-1)).squeeze(-1), sa)
-        if n.needs[1]:
-            gb = sum_to(a.unsqueeze(-1) * g.unsqueeze(-2), sb)
+        if na:
+            ga = b @ g if len(sb) == 2 else sum_to(F, _drop(F, b @ _col(F, g), -1), sa)
+        if nb:
+            gb = sum_to(F, _col(F, a) * _row(F, g), sb)
     else:
-        if n.needs[0]:
-            ga = sum_to(g @ b.mT, sa)
-        if n.needs[1]:
-            gb = sum_to(a.mT @ g, sb)
+        if na:
+            ga = sum_to(F, g @ mT(F, b), sa)
+        if nb:
+            gb = sum_to(F, mT(F, a) @ g, sb)
     return ga, gb
 
 
-def _matmul_jvp(ts, out, args, params):
+def _matmul_jvp(F, ts, args, out, params):
     (ta, tb), (a, b) = ts, args
     r = None if ta is None else ta @ b
     if tb is not None:
@@ -45,7 +63,7 @@ def _matmul_jvp(ts, out, args, params):
 
 
 MATMUL = defop("matmul", lambda xp, a, b, sa, sb: xp.matmul(a, b), _matmul_vjp, _matmul_jvp,
-               save=((1,), (0,)))
+               save=((1,), (0,)), nin=2, promote=(0, 1))
 
 
 def _linear_fwd(xp, x, W, b):
@@ -55,29 +73,19 @@ def _linear_fwd(xp, x, W, b):
     return out
 
 
-def _linear_formula(g, x, W, b, needs):
-    """The cotangents of input, weight and bias; one formula for arrays and tensors."""
-    nx, nW, nb = needs
+def _linear_vjp(F, g, args, out, n):
+    x, W, _ = args
+    nx, nW, nb = n.needs
     gx = g @ W if nx else None
+    if x is not None and x.ndim == 1:  # a single vector: gW is an outer product
+        return gx, g[..., None] * x if nW else None, g if nb else None
     # Batch dims folded into rows: gW = g^T x is one product, laid out as W (no copy).
     g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
     x2 = x.reshape(-1, x.shape[-1]) if nW and x.ndim != 2 else x
     return gx, g2.T @ x2 if nW else None, g2.sum(0) if nb else None
 
 
-def _linear_vjp(n, g):
-    x = n.saved[0]
-    if x is not None and x._data.ndim == 1:  # a single vector: gW is an outer product
-        nx, nW, nb = n.needs
-        W = n.saved[1]
-        return (g @ W if nx else None, g.unsqueeze(-1) * x if nW else None,
-                g.clone() if nb else None)
-    if not (state.grad_enabled or fw_levels[0]):  # no graph to build: on the raw arrays
-        return _on_arrays(_linear_formula, n, g)
-    return _linear_formula(g, *n.saved, n.needs)
-
-
-def _linear_jvp(ts, out, args, params):
+def _linear_jvp(F, ts, args, out, params):
     (tx, tW, tb), (x, W, _) = ts, args
     r = None if tx is None else tx @ W.mT
     if tW is not None:
@@ -89,7 +97,7 @@ def _linear_jvp(ts, out, args, params):
 
 # input @ weight^T + bias, as nn.Linear computes it: one node, and the weight's gradient in
 # the weight's own layout (the composite would transpose it back and copy it into .grad).
-LINEAR = defop("linear", _linear_fwd, _linear_vjp, _linear_jvp, save=((1,), (0,), ()),
+LINEAR = defop("linear", _linear_fwd, _linear_vjp, _linear_jvp, save=((1,), (0,), ()), nin=3,
                node_name="AddmmBackward0")
 
 
@@ -111,6 +119,7 @@ def _check_matmul(name, a, b):
                                "cannot be broadcast") from None
 
 
+@public("Linear algebra", first_tensor=False)
 def matmul(input, other):
     """Matrix product with NumPy/PyTorch semantics: 1-D, 2-D, batched and broadcast batches.
 
@@ -120,7 +129,7 @@ def matmul(input, other):
         raise TypeError(f"matmul: expected two tensors, got {type(input).__name__} and "
                         f"{type(other).__name__}")
     _check_matmul("matmul", input, other)
-    return apply2(MATMUL, input, other, (input._data.shape, other._data.shape))
+    return apply(MATMUL, (input, other), (input._data.shape, other._data.shape))
 
 
 def linear(input, weight, bias=None):
@@ -141,24 +150,28 @@ def _need_dims(name, what, *pairs):
         raise RuntimeError(f"{name}: expected {what}, got shapes {shapes}")
 
 
+@public("Linear algebra")
 def mm(input, mat2):
     """Product of two 2-D matrices."""
     _need_dims("mm", "2-D tensors", (input, 2), (mat2, 2))
     return matmul(input, mat2)
 
 
+@public("Linear algebra")
 def mv(input, vec):
     """Product of a 2-D matrix and a 1-D vector."""
     _need_dims("mv", "a 2-D matrix and a 1-D vector", (input, 2), (vec, 1))
     return matmul(input, vec)
 
 
+@public("Linear algebra")
 def bmm(input, mat2):
     """Batched product of two 3-D tensors."""
     _need_dims("bmm", "3-D tensors", (input, 3), (mat2, 3))
     return matmul(input, mat2)
 
 
+@public("Linear algebra", aliases=("vdot", "inner"))
 def dot(input, other):
     """Inner product of two 1-D tensors of the same length."""
     _need_dims("dot", "1-D tensors", (input, 1), (other, 1))
@@ -168,15 +181,9 @@ def dot(input, other):
     return matmul(input, other)
 
 
-vdot = inner = dot
 
-
+@public("Linear algebra", aliases=("ger",))
 def outer(input, vec2):
     """Outer product of two 1-D tensors: ``out[i, j] = a[i] * b[j]``."""
     _need_dims("outer", "1-D tensors", (input, 1), (vec2, 1))
     return input.unsqueeze(1) * vec2.unsqueeze(0)
-
-
-ger = outer
-
-__all__ = ["matmul", "mm", "mv", "bmm", "dot", "vdot", "inner", "outer", "ger"]

@@ -1,59 +1,107 @@
-"""The op registry: one `Op` per primitive, with forward, vjp and jvp side by side, and `apply`.
+"""The op registry: one `Op` per primitive, with its forward, vjp and jvp side by side; the
+public names the ops layer declares; and `apply`, the one way an op runs.
 
-`apply` is the only place where an op's forward runs: it checks devices, promotes dtypes
-as PyTorch does, calls the forward on raw arrays, and records a graph node only when grad
-mode is on and some input requires grad. Forward-mode tangents are pushed through the op's
-jvp rule when a dual level is active.
+A rule is written once, against a namespace ``F`` (``gpugrad.ops.namespace``): the array
+module's functions on raw arrays when backward builds no graph, gpugrad's own ops on tensors
+under ``create_graph`` or forward mode, so that the same formula is differentiable again.
+
+- ``fwd(xp, *arrays, *params)``: the forward on arrays (or the name of an array-module
+  function, e.g. ``"sin"``). With ``residuals=True`` it returns ``(out, residuals)`` and the
+  residuals are kept on the node for the vjp; with ``with_needs=True`` it gets ``needs=`` (which
+  inputs will want a gradient) to compute only what they use.
+- ``vjp(F, g, args, out, node)``: one cotangent per input, None where not needed (``node.needs``).
+  ``args`` are the saved inputs (None where not saved), ``out`` the saved output. With
+  ``unbroadcast=True`` the mechanism sums each cotangent down to its input's shape.
+- ``jvp(F, ts, args, out, params)``: the output's tangent from the inputs' tangents (None
+  where an input has none). ``linear=True`` derives it: the op applied to the tangents.
+- ``kernels={"cuda": fn}``: a device-specific forward with ``fwd``'s signature; it may return
+  NotImplemented for inputs it does not take, and the portable forward runs instead.
 """
 
 from __future__ import annotations
 
-from .. import backend as B
-from ..autograd import forward_ad
-from ..autograd.grad_mode import anomaly as _anomaly
-from ..autograd.grad_mode import fw_levels as _fw
-from ..autograd.grad_mode import state
-from ..autograd.graph import Node, user_frame
-from ..tensor import Tensor, _wrap
+from collections.abc import Callable
 
-OPS: dict = {}
+from .. import backend as B
+from ..core.node import Node, sequence, user_frame
+from ..core.state import anomaly, current_level, fw_levels, state, track
+from ..core.tensor import Tensor, wrap
+from .namespace import ArrayMath, TensorMath
+
+OPS: dict[str, Op] = {}
 
 _XP = B._XP
 _ndarray = B.ndarray
+_new = object.__new__
+_FLOATS = frozenset(d.np for d in B.DTYPES if d.is_floating_point)
 
 
 class Op:
-    """A primitive: ``fwd(xp, *arrays, *params)``, ``vjp(node, g)``, ``jvp(ts, out, args, params)``.
+    """A primitive: forward, vjp and jvp, and what the vjp needs saved (see the module doc).
 
-    ``save[i]`` lists the inputs that input i's gradient needs; ``save_out`` says the vjp uses
-    the output. Only what the inputs that require grad need is saved.
+    ``save[i]`` lists the inputs that input i's gradient needs ("all": every input);
+    ``save_out`` says the vjp uses the output. Only what the needed gradients use is saved.
     """
 
-    __slots__ = ("name", "fwd", "vjp", "jvp", "node_name", "save", "save_out", "differentiable",
-                 "masks", "save_one")
+    __slots__ = ("name", "node_name", "fwd", "vjp", "jvp", "save", "save_out", "masks", "nin",
+                 "kernels", "impls", "promote", "floating", "residuals", "with_needs",
+                 "unbroadcast", "writes_out", "portable", "plain", "np_impl", "float_out")
 
-    def __init__(self, name, fwd, vjp=None, jvp=None, save=None, save_out=False, node_name=None):
+    def __init__(self, name, fwd, vjp=None, jvp=None, *, save=None, save_out=False, nin=1,
+                 node_name=None, kernels=None, promote=None, floating=False, residuals=False,
+                 with_needs=False, unbroadcast=False, writes_out=False, float_out=True):
         self.name = name
-        self.fwd = fwd
-        self.vjp = vjp
-        self.jvp = jvp
-        self.differentiable = vjp is not None
-        self.save = save
-        self.save_out = save_out
         self.node_name = node_name or (
             "".join(p.capitalize() for p in name.split("_")) + "Backward0")
-        self.masks = {}
-        # A one-input op saves its input when its gradient uses it.
-        self.save_one = save == "all" or bool(save and save[0])
+        if isinstance(fwd, str):  # an array-module function of the same signature
+            fname = fwd
+            self.fwd = lambda xp, *a, **k: getattr(xp, fname)(*a, **k)
+            self.portable = lambda xp: getattr(xp, fname)
+            writes_out = True
+        else:
+            self.fwd = fwd
+            self.portable = None
+        self.vjp = vjp
+        self.jvp = jvp
+        self.save = save
+        self.save_out = save_out
+        self.masks: dict = {}
+        self.nin = nin
+        self.kernels = kernels or {}
+        self.impls: dict = {}
+        self.promote = promote
+        self.floating = floating
+        self.residuals = residuals
+        self.with_needs = with_needs
+        self.unbroadcast = unbroadcast
+        self.writes_out = writes_out
+        # No residuals and no needs for the forward: apply's fast paths may run it.
+        self.plain = not (residuals or with_needs)
+        # Float inputs give a float output (only then is a node recorded): False for casts.
+        self.float_out = float_out
+        self.np_impl = self.impl(_ndarray)
 
     def __repr__(self):
         return f"<Op {self.name}>"
+
+    def impl(self, array_type) -> Callable:
+        """The forward for arrays of `array_type`, the array module bound: the device kernel
+        declared for its device, else the portable forward. Cached per array type."""
+        f = self.impls.get(array_type)
+        if f is None:
+            xp = _XP[array_type]
+            portable = self.portable(xp) if self.portable else _bind(self.fwd, xp)
+            kernel = self.kernels.get("cpu" if array_type is _ndarray else "cuda")
+            f = portable if kernel is None or not _kernels_on[0] else \
+                _with_fallback(_bind(kernel, xp), portable)
+            self.impls[array_type] = f
+        return f
 
     def mask(self, needs):
         """Which inputs to save, given which inputs need a gradient (cached per pattern)."""
         m = self.masks.get(needs)
         if m is None:
-            want = set()
+            want: set = set()
             save = self.save
             for i, nd in enumerate(needs):
                 if nd:
@@ -62,39 +110,89 @@ class Op:
         return m
 
 
-def defop(name, fwd, vjp=None, jvp=None, save=None, save_out=False, node_name=None):
-    """Register a primitive; returns the `Op`."""
+def _bind(fn, xp):
+    def bound(*args, **kwargs):
+        return fn(xp, *args, **kwargs)
+    return bound
+
+
+def _with_fallback(kernel, portable):
+    def forward(*args, **kwargs):
+        r = kernel(*args, **kwargs)
+        return portable(*args, **kwargs) if r is NotImplemented else r
+    return forward
+
+
+# Device kernels in use (tests switch them off to compare with the portable forwards).
+_kernels_on = [True]
+
+
+def use_kernels(on: bool) -> None:
+    """Switch the declared device kernels on or off (for tests against the portable forwards)."""
+    _kernels_on[0] = bool(on)
+    for op in OPS.values():
+        if op.kernels:
+            op.impls.clear()
+            op.np_impl = op.impl(_ndarray)
+
+
+def defop(name, fwd, vjp=None, jvp=None, **kw) -> Op:
+    """Register a primitive (see the module doc for the rules' signatures); returns the `Op`."""
     if name in OPS:
         raise ValueError(f"op {name!r} is already registered")
-    op = OPS[name] = Op(name, fwd, vjp, jvp, save, save_out, node_name)
+    op = OPS[name] = Op(name, fwd, vjp, jvp, **kw)
     return op
+
+
+# ----------------------------------------------------------------------------- public names
+
+
+class Public:
+    """One public name of the ops layer: a function ``gpugrad.<name>`` and/or a Tensor method,
+    with an in-place variant ``<name>_`` where declared; `group` is its README section."""
+
+    __slots__ = ("name", "fn", "group", "function", "method", "inplace", "first_tensor")
+
+    def __init__(self, name, fn, group, function, method, inplace, first_tensor):
+        self.name, self.fn, self.group = name, fn, group
+        self.function, self.method, self.inplace = function, method, inplace
+        self.first_tensor = first_tensor
+
+
+PUBLIC: dict[str, Public] = {}
+
+
+def public(group: str, *, function=True, method=True, inplace=False, aliases=(), name=None,
+           first_tensor=True):
+    """Declare a public op: ``gpugrad.<name>`` (when `function`), ``Tensor.<name>`` (when
+    `method`), ``Tensor.<name>_`` (when `inplace`; the function must take ``out=``), and the
+    same for each of `aliases`. `first_tensor`: the function's first argument must be a
+    tensor (checked for ``gpugrad.<name>``; methods have self)."""
+    def declare(fn):
+        for n in (name or fn.__name__, *aliases):
+            if n in PUBLIC:
+                raise ValueError(f"public name {n!r} is declared twice")
+            PUBLIC[n] = Public(n, fn, group, function, method, inplace, first_tensor)
+        return fn
+    return declare
 
 
 # ----------------------------------------------------------------------------- errors
 
 
 def _describe(args):
-    parts = []
-    for a in args:
-        if isinstance(a, Tensor):
-            parts.append(f"{tuple(a._data.shape)} {a.dtype.name} on {a.device}")
-        else:
-            parts.append(repr(a))
-    return ", ".join(parts)
+    return ", ".join(f"{tuple(a._data.shape)} {a.dtype.name} on {a.device}"
+                     if isinstance(a, Tensor) else repr(a) for a in args)
 
 
 def op_error(name, exc, args):
     """Turn an array-library error inside an op into one that names the op and its inputs."""
     msg = str(exc)
-    kind = RuntimeError
-    if isinstance(exc, IndexError):
-        kind = IndexError
-    elif isinstance(exc, TypeError):
-        kind = TypeError
     if "broadcast" in msg:
         shapes = " and ".join(str(tuple(a._data.shape)) for a in args if isinstance(a, Tensor))
         return RuntimeError(f"{name}: shapes {shapes} cannot be broadcast together "
                             f"(inputs: {_describe(args)})")
+    kind = type(exc) if isinstance(exc, (IndexError, TypeError)) else RuntimeError
     return kind(f"{name}: {msg} (inputs: {_describe(args)})")
 
 
@@ -104,146 +202,7 @@ def device_error(name, a, b):
         f"one on {b.device}; move one with .to(device), .cpu() or .cuda()")
 
 
-# ----------------------------------------------------------------------------- apply
-
-
-_new = object.__new__
-
-
-_ONE = (True,)
-
-
-def _record(op, out, args, params, shapes=None):
-    """Attach a Node to `out` for an op applied to `args` (some of which require grad).
-
-    `shapes` (the inputs' shapes) is kept only where the inputs broadcast against each other.
-    Only the inputs that the needed gradients use are saved, with their versions.
-    """
-    n = _new(Node)
-    n.op = op
-    n.params = params
-    n.shapes = shapes
-    n.hooks = n.retained = None
-    n.freed = False
-    nargs = len(args)
-    if nargs == 1:  # the hot path of unary ops: no mask to look up
-        a = args[0]
-        n.next = (a.grad_fn or a,)
-        n.needs = _ONE
-        if op.save_one:
-            n.saved = args
-            n.vers = (a._vc[0],)
-        else:
-            n.saved = n.vers = None
-    else:
-        if nargs == 2:
-            a, b = args
-            ea = (a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
-            eb = (b.grad_fn or b) if (isinstance(b, Tensor) and b._rg) else None
-            n.next = (ea, eb)
-            needs = (ea is not None, eb is not None)
-        else:  # (list comprehensions: faster than generators into tuple())
-            n.next = tuple([(a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
-                            for a in args])
-            needs = tuple([e is not None for e in n.next])
-        n.needs = needs
-        mask = op.masks.get(needs) or op.mask(needs)
-        if True not in mask:
-            n.saved = n.vers = None
-        elif nargs == 2:
-            a, b = args
-            ma, mb = mask
-            n.saved = (a if ma else None, b if mb else None)
-            n.vers = (a._vc[0] if (ma and isinstance(a, Tensor)) else None,
-                      b._vc[0] if (mb and isinstance(b, Tensor)) else None)
-        else:
-            n.saved = tuple([a if m else None for a, m in zip(args, mask)])
-            n.vers = tuple([a._vc[0] if (m and isinstance(a, Tensor)) else None
-                            for a, m in zip(args, mask)])
-    if op.save_out:
-        n.out_data = out._data
-        n.out_vc = out._vc
-    else:
-        n.out_data = None
-    if _anomaly[0]:
-        n.trace = user_frame()
-    out.grad_fn = n
-    out._rg = True
-
-
-def _push_tangent(op, out, args, params):
-    ts = tuple(getattr(a, "_fw", None) for a in args)
-    if any(t is not None for t in ts) and out.dtype.is_floating_point:
-        if op.jvp is None:
-            if op.differentiable:
-                raise RuntimeError(f"{op.name}: no forward-mode (jvp) rule")
-            return
-        # The rule reads primal values: tangents of its inputs must not propagate again.
-        level = _fw[0]
-        _fw[0] = 0
-        try:
-            t = out._fw = op.jvp(ts, out, args, params)
-        finally:
-            _fw[0] = level
-        if t is not None:
-            forward_ad._track(out)
-            if op.save_out and out.grad_fn is not None:
-                # The vjp rebuilds the output from the node (Node.out): keep its tangent there
-                # too, so that forward-over-reverse sees it.
-                out.grad_fn.out_fw = (forward_ad.current_level(), t)
-
-
-def apply(op, args, params=()):
-    """Run `op` on `args` (tensors, or Python scalars where the op allows) with static `params`."""
-    # Fast path: every input a tensor on one device with one dtype (the common case).
-    first = None
-    for a in args:
-        if isinstance(a, Tensor):
-            if first is None:
-                first = a
-            elif type(a._data) is not type(first._data) or (
-                    type(first._data) is not B.ndarray
-                    and not B.same_device(a._data, first._data)):
-                raise device_error(op.name, first, a)
-    xp = _XP[type(first._data)]
-    arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-    try:
-        out = op.fwd(xp, *arrays, *params)
-    except Exception as exc:
-        raise op_error(op.name, exc, args) from None
-    if type(out) not in _XP:
-        out = xp.asarray(out)
-    t = _wrap(out)
-    if op.vjp is not None and state.grad_enabled:
-        for a in args:
-            if isinstance(a, Tensor) and a._rg:
-                _record(op, t, args, params,
-                        tuple([v._data.shape if isinstance(v, Tensor) else () for v in args]))
-                break
-    if _fw[0]:
-        _push_tangent(op, t, args, params)
-    return t
-
-
-def apply1(op, x, params=()):
-    """`apply` for one tensor input: the hot path of unary ops, kept short."""
-    xd = x._data
-    try:
-        out = op.fwd(_XP[type(xd)], xd, *params)
-    except Exception as exc:
-        raise op_error(op.name, exc, (x,)) from None
-    if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
-        out = _XP[type(xd)].asarray(out)
-    t = _new(Tensor)  # _wrap, inlined on the hot path
-    t._data = out
-    t.grad_fn = None
-    t._rg = False
-    t._vc = [0]
-    if x._rg and op.vjp is not None and state.grad_enabled:
-        _record(op, t, (x,), params)
-    if _fw[0]:
-        _push_tangent(op, t, (x,), params)
-    return t
+# ----------------------------------------------------------------------------- dtypes
 
 
 def promote(name, a, b):
@@ -261,10 +220,14 @@ def promote(name, a, b):
             r = B.result_type(ad, bd)
             return (a if ad.dtype == r else a.to(B._BY_NP[r]),
                     b if bd.dtype == r else b.to(B._BY_NP[r]))
+        if b is None:
+            return a, b
         b = _scalar(name, b)
         r = B.scalar_result_type(ad, b)
         return (a if ad.dtype == r else a.to(B._BY_NP[r])), b
     if not isinstance(b, Tensor):
+        if a is None:
+            return a, b
         raise TypeError(f"{name}: expected at least one tensor, got {type(a).__name__} and "
                         f"{type(b).__name__}")
     b2, a2 = promote(name, b, a)
@@ -279,78 +242,349 @@ def _scalar(name, s):
     raise TypeError(f"{name}: expected a tensor or a number, got {type(s).__name__}")
 
 
-def apply2(op, a, b, params=()):
-    """`apply` for a binary op whose operands may be Python scalars, with dtype promotion."""
-    if isinstance(a, Tensor):
-        ad = a._data
-        if isinstance(b, Tensor):
-            bd = b._data
-            ta = type(ad)
-            if ta is not type(bd) or (ta is not _ndarray and not B.same_device(ad, bd)):
-                raise device_error(op.name, a, b)
-            da, db = ad.dtype, bd.dtype
-            if da is not db and da != db:
-                a, b = promote(op.name, a, b)
-                ad, bd = a._data, b._data
-            rg = a._rg or b._rg
-        else:
-            if type(b) is not float or ad.dtype.kind != "f":
-                a, b = promote(op.name, a, b)
+def _promoted(op, args):
+    """`args` with the inputs named by ``op.promote`` brought to their common dtype."""
+    i, j = op.promote
+    a, b = args[i], args[j]
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype:
+        return args
+    if isinstance(a, Tensor) and type(b) is float and a._data.dtype.kind == "f":
+        return args
+    a, b = promote(op.name, a, b)
+    args = list(args)
+    args[i], args[j] = a, b
+    return tuple(args)
+
+
+# ----------------------------------------------------------------------------- apply
+
+
+class Target:
+    """The target of an in-place method (``x.add_(y)`` passes ``out=Target(x, "add_")``): the
+    tensor written into, and the method's name for errors."""
+
+    __slots__ = ("tensor", "name")
+
+    def __init__(self, tensor, name):
+        self.tensor, self.name = tensor, name
+
+
+def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None = None) -> Tensor:
+    """Run `op` on `args` (tensors; Python scalars or None where the op allows) with static
+    `params`, the one way any op runs:
+
+    1. check that the tensors share a device, and promote dtypes as PyTorch does;
+    2. run the forward for the inputs' array type (a device kernel where one is declared);
+    3. record a node when grad mode is on and an input requires grad, saving only what the
+       needed gradients use (and a fused forward's residuals);
+    4. push forward-mode tangents through the jvp when a dual level is open.
+
+    With `out` (a tensor, or a `Target`), the result is written into `out`'s storage and `out`
+    takes the new node: the in-place variant of the op. Without a graph or tangent to record,
+    an op whose forward takes ``out=`` writes there directly, with no temporary.
+    """
+    # Fast paths (one tensor; two tensors of one dtype on the CPU, or a tensor and a float):
+    # the general path below, without the loops that find and reconcile the tensors.
+    if out is None and op.plain:
+        if len(args) == 1:
+            x = args[0]
+            if isinstance(x, Tensor):
+                xd = x._data
+                if not op.floating or xd.dtype in _FLOATS:
+                    tx = type(xd)
+                    impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
+                    try:
+                        r = impl(xd, *params) if params else impl(xd)
+                    except Exception as exc:
+                        raise op_error(op.name, exc, args) from None
+                    if type(r) is not tx:  # NumPy gives scalars for 0-d results
+                        r = _XP[tx].asarray(r)
+                    t = _new(Tensor)
+                    t._data = r
+                    t.grad_fn = None
+                    t._rg = False
+                    t._vc = [0]
+                    if x._rg and op.vjp is not None and state.grad_enabled and (
+                            op.float_out or r.dtype in _FLOATS):
+                        _record(op, t, args, params, None)
+                    if fw_levels[0]:
+                        _push_tangent(op, t, args, params)
+                    return t
+        elif len(args) == 2:
+            a, b = args
+            if isinstance(a, Tensor):
                 ad = a._data
-            bd = b
-            rg = a._rg
-        xp = _XP[type(ad)]
-    else:
-        a, b = promote(op.name, a, b)
-        ad, bd = a, b._data
-        xp = _XP[type(bd)]
-        rg = b._rg
+                tx = type(ad)
+                if isinstance(b, Tensor):
+                    bd = b._data
+                    ok = type(bd) is tx is _ndarray and bd.dtype == ad.dtype
+                    rg = a._rg or b._rg
+                else:
+                    bd = b
+                    ok = type(b) is float and ad.dtype in _FLOATS
+                    rg = a._rg
+                if ok:
+                    impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
+                    try:
+                        r = impl(ad, bd, *params) if params else impl(ad, bd)
+                    except Exception as exc:
+                        raise op_error(op.name, exc, args) from None
+                    if type(r) is not tx:
+                        r = _XP[tx].asarray(r)
+                    t = _new(Tensor)
+                    t._data = r
+                    t.grad_fn = None
+                    t._rg = False
+                    t._vc = [0]
+                    if rg and op.vjp is not None and state.grad_enabled and (
+                            op.float_out or r.dtype in _FLOATS):
+                        _record(op, t, args, params, None)
+                    if fw_levels[0]:
+                        _push_tangent(op, t, args, params)
+                    return t
+    first = None
+    for a in args:
+        if isinstance(a, Tensor):
+            if first is None:
+                first = a
+            elif type(a._data) is not type(first._data) or (
+                    type(first._data) is not _ndarray and not B.same_device(a._data, first._data)):
+                raise device_error(op.name, first, a)
+    if first is None:
+        raise TypeError(f"{op.name}: expected a tensor, got "
+                        f"{', '.join(type(a).__name__ for a in args)}")
+    if op.promote is not None:
+        args = _promoted(op, args)
+        first = next(a for a in args if isinstance(a, Tensor))
+    elif op.floating and first._data.dtype.kind != "f":
+        args = tuple(a.to(B.get_default_dtype()) if isinstance(a, Tensor) else a for a in args)
+        first = args[0]
+    impl = op.impls.get(type(first._data)) or op.impl(type(first._data))
+    arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+    record = op.vjp is not None and state.grad_enabled and any(
+        isinstance(a, Tensor) and a._rg for a in args)
+    tangents = fw_levels[0] and any(getattr(a, "_fw", None) is not None for a in args)
+    if out is not None:
+        name = op.name + "_"
+        if type(out) is Target:
+            out, name = out.tensor, out.name
+        check_inplace(name, out, args)
+        if record or tangents:  # the out-of-place op on the old value, then written into out
+            args = tuple(out._alias() if a is out else a for a in args)
+            return commit(name, out, apply(op, args, params))
+        return _write(name, impl, arrays, params, args, out, op.writes_out)
     try:
-        out = op.fwd(xp, ad, bd, *params)
+        if op.with_needs:
+            needs = tuple([record and isinstance(a, Tensor) and a._rg for a in args])
+            r = impl(*arrays, *params, needs=needs)
+        else:
+            r = impl(*arrays, *params)
     except Exception as exc:
-        raise op_error(op.name, exc, (a, b)) from None
-    if type(out) is not _ndarray and type(out) not in _XP:  # NumPy gives scalars for 0-d
-        out = xp.asarray(out)
-    t = _new(Tensor)  # _wrap, inlined on the hot path
-    t._data = out
-    t.grad_fn = None
-    t._rg = False
-    t._vc = [0]
-    if rg and op.vjp is not None and state.grad_enabled:
-        sa = getattr(ad, "shape", None)
-        sb = getattr(bd, "shape", None)
-        _record(op, t, (a, b), params,
-                None if (sa is None or sb is None or sa == sb) else (sa, sb))
-    if _fw[0]:
-        _push_tangent(op, t, (a, b), params)
+        raise op_error(op.name, exc, args) from None
+    residuals = None
+    if op.residuals:
+        r, residuals = r
+    if type(r) is not _ndarray and type(r) not in _XP:  # NumPy gives scalars for 0-d results
+        r = _XP[type(first._data)].asarray(r)
+    t = wrap(r)
+    if record and (op.float_out or r.dtype in _FLOATS):
+        _record(op, t, args, params, residuals)
+    if tangents:
+        _push_tangent(op, t, args, params)
     return t
 
 
-# ----------------------------------------------------------------------------- shared helpers
+def check_inplace(name, t, args=()):
+    """Refuse an in-place change of `t` that would corrupt the graph: of a leaf that requires
+    grad (outside ``no_grad``), or of a view of a tensor that requires grad."""
+    if not state.grad_enabled:
+        return
+    if fw_levels[0] and any(getattr(a, "_fw", None) is not None for a in (t, *args)):
+        return
+    if t.grad_fn is None and t._rg:
+        raise RuntimeError(
+            f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
+            "wrap the update in `with gpugrad.no_grad():` (as optimizers do), or use an "
+            "out-of-place op")
+    base = getattr(t, "_base", None)
+    if base is not None and base._rg:
+        raise RuntimeError(
+            f"{name}: in-place change of a view (of a tensor of shape {tuple(base.shape)} that "
+            "requires grad) is not supported; the change would not reach the base's graph. "
+            "Clone the view first, or build the new tensor out of place (e.g. with gpugrad.where)")
 
 
-def sum_to(g, shape):
-    """Sum cotangent `g` down to `shape`: the one unbroadcast every broadcasting rule ends in."""
-    gs = g._data.shape
-    if gs == shape:
-        return g
-    lead = len(gs) - len(shape)
-    dims = tuple(range(lead)) + tuple(
-        i + lead for i, s in enumerate(shape) if s == 1 and gs[i + lead] != 1)
-    r = _reduction.sum(g, dims, keepdim=True) if dims else g
-    if lead:
-        r = r.reshape(shape)
-    return r
-
-
-def broadcast_shapes(name, *shapes):
-    """The broadcast of `shapes`, or an error naming the op and the shapes."""
+def _write(name, impl, arrays, params, args, out, writes_out):
+    """The forward's result written into `out`'s storage, recording nothing."""
+    od = out._data
     try:
-        return B.numpy.broadcast_shapes(*shapes)
-    except ValueError:
-        raise RuntimeError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot "
-                           "be broadcast together") from None
+        if writes_out:
+            impl(*arrays, *params, out=od)
+        else:
+            r = impl(*arrays, *params)
+            _check_into(od, r)
+            B.xp_of(od).copyto(od, r, casting="same_kind")
+    except Exception as exc:
+        raise _inplace_error(name, out, args, exc) from None
+    out._vc[0] += 1
+    return out
 
 
-# Last: gpugrad.ops.reduction builds on this module (sum_to calls its sum).
-from . import reduction as _reduction  # noqa: E402
+def _check_into(od, r):
+    if r.shape != od.shape:
+        raise ValueError(f"the result has shape {tuple(r.shape)}, which does not match the "
+                         f"in-place target's shape {tuple(od.shape)}")
+    if r.dtype != od.dtype and not B.numpy.can_cast(r.dtype, od.dtype, "same_kind"):
+        raise TypeError(f"result type {B.dtype_of(r)} can't be cast to the in-place target's "
+                        f"dtype {B.dtype_of(od)}")
+
+
+def _inplace_error(name, out, args, exc):
+    msg = str(exc)
+    if isinstance(exc, IndexError):
+        return IndexError(f"{name}: {msg} (tensor shape {tuple(out._data.shape)})")
+    if "read-only" in msg:
+        return RuntimeError(f"{name}: cannot write into this tensor ({msg}); clone() it first")
+    if "broadcast" in msg or "shape" in msg:
+        return RuntimeError(f"{name}: the result does not fit the in-place target of shape "
+                            f"{tuple(out._data.shape)} ({msg}; inputs: {_describe(args)})")
+    if "cast" in msg:
+        rt = next((a.dtype for a in args if isinstance(a, Tensor)), "the result's")
+        return RuntimeError(f"{name}: result type {rt} can't be cast to the in-place target's "
+                            f"dtype {out.dtype}")
+    return RuntimeError(f"{name}: {msg} (inputs: {_describe(args)})")
+
+
+def commit(name, target, r):
+    """Write result `r` into `target`'s storage and give `target` the node that made `r`."""
+    td = target._data
+    try:
+        _check_into(td, r._data)
+        B.xp_of(td).copyto(td, r._data, casting="same_kind")
+    except (TypeError, ValueError) as exc:
+        raise _inplace_error(name, target, (r,), exc) from None
+    target._vc[0] += 1
+    if r.grad_fn is not None:
+        target.grad_fn = r.grad_fn
+        target._rg = True
+    fw = getattr(r, "_fw", None)
+    if fw is not None:
+        target._fw = fw
+        track(target)
+    return target
+
+
+def _record(op, out, args, params, residuals):
+    """Attach a Node to `out` for `op` applied to `args` (some of which require grad)."""
+    n = _new(Node)
+    n.op = op
+    n.seq = next(sequence)
+    n.params = params
+    if residuals is not None:
+        n.residuals = residuals
+    if len(args) == 1:  # (one input: no mask to look up)
+        x = args[0]
+        n.next = (x.grad_fn or x,)
+        n.needs = _ONE
+        if op.save is not None:
+            n.saved = args
+            n.vers = (x._vc[0],)
+        else:
+            n.saved = n.vers = None
+    elif len(args) == 2:  # (two inputs: the common binary case, without comprehensions)
+        a, b = args
+        ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+        ea = (a.grad_fn or a) if (ta and a._rg) else None
+        eb = (b.grad_fn or b) if (tb and b._rg) else None
+        n.next = (ea, eb)
+        needs = n.needs = (ea is not None, eb is not None)
+        mask = op.masks.get(needs) or op.mask(needs)
+        ma, mb = mask
+        if ma or mb:
+            n.saved = (a if ma else None, b if mb else None)
+            n.vers = (a._vc[0] if (ma and ta) else None, b._vc[0] if (mb and tb) else None)
+        else:
+            n.saved = n.vers = None
+        if op.unbroadcast:
+            shape = out._data.shape
+            sa = a._data.shape if ta else None
+            sb = b._data.shape if tb else None
+            if (sa is not None and sa != shape) or (sb is not None and sb != shape):
+                n.shapes = (sa, sb)
+    else:
+        edges = n.next = tuple([(a.grad_fn or a) if (isinstance(a, Tensor) and a._rg) else None
+                                for a in args])
+        needs = n.needs = tuple([e is not None for e in edges])
+        mask = op.masks.get(needs) or op.mask(needs)
+        if True in mask:
+            n.saved = tuple([a if m else None for a, m in zip(args, mask)])
+            n.vers = tuple([a._vc[0] if (m and isinstance(a, Tensor)) else None
+                            for a, m in zip(args, mask)])
+        else:
+            n.saved = n.vers = None
+        if op.unbroadcast:
+            shapes = _shapes(args, out)
+            if shapes is not None:
+                n.shapes = shapes
+    if op.save_out:
+        n.out_data = out._data
+        n.out_vc = out._vc
+    else:
+        n.out_data = None
+    if anomaly[0]:
+        n.trace = user_frame()
+    out.grad_fn = n
+    out._rg = True
+
+
+_ONE = (True,)
+
+
+def _shapes(args, out):
+    """The inputs' shapes, where some input's shape differs from the output's (else None)."""
+    shape = out._data.shape
+    shapes = tuple([a._data.shape if isinstance(a, Tensor) else None for a in args])
+    for s in shapes:
+        if s is not None and s != shape:
+            return shapes
+    return None
+
+
+def _push_tangent(op, out, args, params):
+    ts = tuple([getattr(a, "_fw", None) for a in args])
+    if not out.dtype.is_floating_point:
+        return
+    if op.jvp is None:
+        if op.vjp is not None:
+            raise RuntimeError(f"{op.name}: no forward-mode (jvp) rule")
+        return
+    # The rule reads primal values: tangents of its inputs must not propagate again.
+    level = fw_levels[0]
+    fw_levels[0] = 0
+    try:
+        t = op.jvp(TENSOR, ts, args, out, params)
+    finally:
+        fw_levels[0] = level
+    if t is not None:
+        out._fw = t
+        track(out)
+        if op.save_out and out.grad_fn is not None:
+            # The engine rebuilds the output from the node: keep its tangent there too, so
+            # that forward-over-reverse sees it.
+            out.grad_fn.out_fw = (current_level(), t)
+
+
+# The namespaces rules are written against: gpugrad's ops on tensors, and per array type the
+# array module's functions (with gpugrad's signatures) on raw arrays.
+TENSOR = TensorMath(OPS, apply)
+_ARRAY: dict = {}
+
+
+def array_math(array_type) -> ArrayMath:
+    """The namespace of raw arrays of `array_type` (NumPy or CuPy; their scalars too)."""
+    F = _ARRAY.get(array_type)
+    if F is None:
+        xp = _XP.get(array_type) or (B.numpy if issubclass(array_type, B.numpy.generic)
+                                     else B.xp_of(array_type))
+        F = _ARRAY[array_type] = ArrayMath(xp, OPS)
+    return F

@@ -1,6 +1,7 @@
 """Shape and indexing: reshape, permute, expand, cat, flip, getitem and its transpose, gather,
-scatter_add, index_put, clone, device moves (primitives); view, flatten, squeeze, unsqueeze,
-transpose, broadcast_to, stack, split, chunk, repeat, ... (composites).
+scatter_add, index_put, clone, device moves (primitives, all linear: each jvp is the op on the
+tangent); view, flatten, squeeze, unsqueeze, transpose, broadcast_to, stack, split, chunk,
+repeat, ... (composites).
 """
 
 from __future__ import annotations
@@ -8,44 +9,22 @@ from __future__ import annotations
 import builtins
 
 from .. import backend as B
-from ..tensor import Tensor, _wrap
-from .registry import apply, apply1, broadcast_shapes, defop, sum_to
+from ..core.dims import norm_dim, norm_dims, size_args
+from ..core.tensor import Tensor
+from .elementwise import linear_op
+from .namespace import sum_to
+from .registry import apply, defop, public
 
 # ----------------------------------------------------------------------------- dims
 
 
-def norm_dim(name, dim, ndim):
-    """A dim in range(ndim) from a possibly negative one; 0-d tensors accept 0 and -1."""
-    n = builtins.max(ndim, 1)
-    if not isinstance(dim, int) or isinstance(dim, bool):
-        if isinstance(dim, B.SCALAR_TYPES) and float(dim).is_integer():
-            dim = int(dim)
-        else:
-            raise TypeError(f"{name}: dim must be an int, got {type(dim).__name__}")
-    if not -n <= dim < n:
-        raise IndexError(f"{name}: dimension out of range (expected to be in range of "
-                         f"[{-n}, {n - 1}], but got {dim})")
-    return dim % n
-
-
-def norm_dims(name, dim, ndim):
-    """A sorted tuple of dims (all of them when `dim` is None); 0-d tensors reduce over ()."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    out = tuple(sorted({norm_dim(name, d, ndim) for d in dims}))
-    if len(out) != len(dims):
-        raise RuntimeError(f"{name}: dim {dim} appears multiple times in the list of dims")
-    return out if ndim else ()
-
-
-def _size_args(name, size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    for s in size:
-        if not isinstance(s, int):
-            raise TypeError(f"{name}: sizes must be ints, got {s!r}")
-    return tuple(size)
+def broadcast_shapes(name, *shapes):
+    """The broadcast of `shapes`, or an error naming the op and the shapes."""
+    try:
+        return B.numpy.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot "
+                           "be broadcast together") from None
 
 
 def _share_storage(out, x):
@@ -59,18 +38,16 @@ def _share_storage(out, x):
 # ----------------------------------------------------------------------------- reshape
 
 
-def _reshape_vjp(n, g):
-    return (g.reshape(n.params[1]),)
+def _reshape_vjp(F, g, args, out, n):
+    shape, src = n.params
+    return (F.reshape(g, src, shape),)
 
 
-def _reshape_jvp(ts, out, args, params):
-    return ts[0].reshape(params[0])
+RESHAPE = linear_op("reshape", lambda xp, x, shape, src: xp.reshape(x, shape), _reshape_vjp,
+                    node_name="ViewBackward0")
 
 
-RESHAPE = defop("reshape", lambda xp, x, shape, src: xp.reshape(x, shape), _reshape_vjp,
-                _reshape_jvp)
-
-
+@public("Shape and indexing")
 def reshape(input, *shape):
     """The same data with a new shape (one dim may be -1); a view when the layout allows.
 
@@ -80,7 +57,7 @@ def reshape(input, *shape):
 
 
 def _reshape(name, input, shape):
-    shape = _size_args(name, shape)
+    shape = size_args(name, shape)
     src = input._data.shape
     if shape == src:
         return input
@@ -95,17 +72,26 @@ def _reshape(name, input, shape):
                            f"(shape {tuple(src)})")
     if -1 in shape:
         shape = tuple(size // known if s == -1 else s for s in shape)
-    out = apply1(RESHAPE, input, (shape, src))
+    out = apply(RESHAPE, (input,), (shape, src))
     if B.xp_of(out._data).may_share_memory(out._data, input._data):
         _share_storage(out, input)
     return out
 
 
+def alias(input):
+    """`input` as a new tensor object that shares its storage, version counter and (through a
+    view node) its place in the graph: what forward AD's ``make_dual`` hands out."""
+    shape = input._data.shape
+    return _share_storage(apply(RESHAPE, (input,), (shape, shape)), input)
+
+
+@public("Shape and indexing")
 def view(input, *shape):
     """Same as ``reshape`` (gpugrad's arrays choose views whenever they can)."""
     return _reshape("view", input, shape)
 
 
+@public("Shape and indexing")
 def flatten(input, start_dim=0, end_dim=-1):
     """Merge dims start_dim..end_dim into one."""
     shp = input._data.shape
@@ -121,6 +107,7 @@ def flatten(input, start_dim=0, end_dim=-1):
     return reshape(input, shp[:s] + (n,) + shp[e + 1:])
 
 
+@public("Shape and indexing")
 def squeeze(input, dim=None):
     """Remove dims of size 1 (only `dim` when given)."""
     shp = input._data.shape
@@ -131,6 +118,7 @@ def squeeze(input, dim=None):
     return reshape(input, tuple(s for i, s in enumerate(shp) if i not in dims))
 
 
+@public("Shape and indexing")
 def unsqueeze(input, dim):
     """Insert a dim of size 1 at `dim`."""
     shp = input._data.shape
@@ -148,20 +136,17 @@ def _inverse(perm):
     return tuple(inv)
 
 
-def _permute_vjp(n, g):
-    return (g.permute(*_inverse(n.params[0])),)
+def _permute_vjp(F, g, args, out, n):
+    return (F.permute(g, _inverse(n.params[0])),)
 
 
-def _permute_jvp(ts, out, args, params):
-    return ts[0].permute(*params[0])
+PERMUTE = linear_op("permute", lambda xp, x, perm: xp.transpose(x, perm), _permute_vjp)
 
 
-PERMUTE = defop("permute", lambda xp, x, perm: xp.transpose(x, perm), _permute_vjp, _permute_jvp)
-
-
+@public("Shape and indexing")
 def permute(input, *dims):
     """Reorder the dims (a view). Example: ``x.permute(2, 0, 1)``."""
-    dims = _size_args("permute", dims)
+    dims = size_args("permute", dims)
     nd = input._data.ndim
     perm = tuple(norm_dim("permute", d, nd) for d in dims)
     if len(perm) != nd or len(set(perm)) != nd:
@@ -169,9 +154,10 @@ def permute(input, *dims):
                            f"{nd} dims of a tensor of shape {tuple(input._data.shape)}")
     if perm == tuple(range(nd)):
         return input
-    return _share_storage(apply1(PERMUTE, input, (perm,)), input)
+    return _share_storage(apply(PERMUTE, (input,), (perm,)), input)
 
 
+@public("Shape and indexing", aliases=("swapaxes",))
 def transpose(input, dim0, dim1):
     """Swap two dims (a view)."""
     nd = input._data.ndim
@@ -183,9 +169,8 @@ def transpose(input, dim0, dim1):
     return permute(input, *perm)
 
 
-swapaxes = transpose
 
-
+@public("Shape and indexing")
 def t(input):
     """Transpose a tensor of at most 2 dims."""
     if input._data.ndim > 2:
@@ -194,7 +179,9 @@ def t(input):
     return transpose(input, 0, -1) if input._data.ndim == 2 else input
 
 
+@public("Shape and indexing")
 def movedim(input, source, destination):
+    """Move dim `source` to position `destination` (a view)."""
     nd = input._data.ndim
     s, d = norm_dim("movedim", source, nd), norm_dim("movedim", destination, nd)
     perm = [i for i in range(nd) if i != s]
@@ -205,21 +192,17 @@ def movedim(input, source, destination):
 # ----------------------------------------------------------------------------- expand
 
 
-def _expand_vjp(n, g):
-    return (sum_to(g, n.params[1]),)
+def _expand_vjp(F, g, args, out, n):
+    return (sum_to(F, g, n.params[1]),)
 
 
-def _expand_jvp(ts, out, args, params):
-    return ts[0].expand(*params[0])
+EXPAND = linear_op("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _expand_vjp)
 
 
-EXPAND = defop("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _expand_vjp,
-               _expand_jvp)
-
-
+@public("Shape and indexing")
 def expand(input, *sizes):
     """Broadcast to a larger shape without copying (-1 keeps a dim): ``x.expand(3, -1)``."""
-    sizes = _size_args("expand", sizes)
+    sizes = size_args("expand", sizes)
     src = input._data.shape
     if len(sizes) < len(src):
         raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
@@ -233,18 +216,34 @@ def expand(input, *sizes):
             raise RuntimeError(f"expand: the expanded size of the tensor ({shape[i + lead]}) must "
                                f"match the existing size ({s}) at non-singleton dimension "
                                f"{i + lead}; target sizes {list(sizes)}, tensor shape {tuple(src)}")
-    return _share_storage(apply1(EXPAND, input, (shape, src)), input)
+    return _share_storage(apply(EXPAND, (input,), (shape, src)), input)
 
 
+@public("Shape and indexing")
 def broadcast_to(input, shape):
     """Broadcast to `shape` (NumPy's name for ``expand``)."""
     return expand(input, *shape)
 
 
+@public("Shape and indexing", function=False)
+def reshape_as(input, other):
+    """`input` reshaped to `other`'s shape."""
+    return reshape(input, *other._data.shape)
+
+
+@public("Shape and indexing", function=False)
+def view_as(input, other):
+    """`input` viewed with `other`'s shape."""
+    return view(input, *other._data.shape)
+
+
+@public("Shape and indexing", function=False)
 def expand_as(input, other):
+    """`input` expanded to `other`'s shape."""
     return expand(input, *other._data.shape)
 
 
+@public("Shape and indexing", method=False, first_tensor=False)
 def broadcast_tensors(*tensors):
     """Broadcast tensors against each other."""
     shape = broadcast_shapes("broadcast_tensors", *(t._data.shape for t in tensors))
@@ -254,31 +253,27 @@ def broadcast_tensors(*tensors):
 # ----------------------------------------------------------------------------- cat
 
 
-def _cat_vjp(n, g):
+def _cat_vjp(F, g, args, out, n):
     dim, sizes = n.params
-    out, start = [], 0
-    for i, s in enumerate(sizes):
-        if n.needs[i]:
-            out.append(narrow(g, dim, start, s))
-        else:
-            out.append(None)
-        start += s
-    return tuple(out)
+    shape = tuple(g.shape)
+    grads, start = [], 0
+    for need, size in zip(n.needs, sizes):
+        idx = (slice(None),) * dim + (slice(start, start + size),)
+        grads.append(F.getitem(g, idx, shape) if need else None)
+        start += size
+    return grads
 
 
-def _cat_jvp(ts, out, args, params):
-    dim, _ = params
-    return cat([t if t is not None else _zeros_like(a) for t, a in zip(ts, args)], dim)
+def _cat_jvp(F, ts, args, out, params):
+    return apply(CAT, tuple([t if t is not None else F.zeros_like(a) for t, a in zip(ts, args)]),
+                 params)
 
 
-def _zeros_like(t):
-    return _wrap(B.xp_of(t._data).zeros_like(t._data))
+CAT = defop("cat", lambda xp, *arrays_dim_sizes: xp.concatenate(
+    arrays_dim_sizes[:-2], axis=arrays_dim_sizes[-2]), _cat_vjp, _cat_jvp, nin=None)
 
 
-CAT = defop("cat", lambda xp, *arrays_and_params: xp.concatenate(
-    arrays_and_params[:-2], axis=arrays_and_params[-2]), _cat_vjp, _cat_jvp)
-
-
+@public("Shape and indexing", method=False, first_tensor=False, aliases=("concat", "concatenate"))
 def cat(tensors, dim=0):
     """Join tensors along an existing dim. Example: ``gpugrad.cat([a, b], dim=1)``."""
     tensors = list(tensors)
@@ -313,9 +308,7 @@ def cat(tensors, dim=0):
     return apply(CAT, tuple(kept), (d, tuple(x._data.shape[d] for x in kept)))
 
 
-concat = concatenate = cat
-
-
+@public("Shape and indexing", method=False, first_tensor=False)
 def stack(tensors, dim=0):
     """Join tensors along a new dim."""
     tensors = list(tensors)
@@ -330,18 +323,23 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(x, d) for x in tensors], d)
 
 
+@public("Shape and indexing", method=False, first_tensor=False)
 def hstack(tensors):
+    """Join tensors column-wise (along dim 0 for 1-D tensors, else dim 1)."""
     tensors = list(tensors)
     return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
 
 
+@public("Shape and indexing", method=False, first_tensor=False)
 def vstack(tensors):
+    """Join tensors row-wise (1-D tensors become rows)."""
     return cat([x.reshape(1, -1) if x._data.ndim < 2 else x for x in tensors], 0)
 
 
 # ----------------------------------------------------------------------------- split and slicing
 
 
+@public("Shape and indexing")
 def narrow(input, dim, start, length):
     """The slice ``start:start+length`` along `dim` (a view)."""
     d = norm_dim("narrow", dim, input._data.ndim)
@@ -355,6 +353,7 @@ def narrow(input, dim, start, length):
     return getitem(input, idx)
 
 
+@public("Shape and indexing")
 def split(tensor, split_size_or_sections, dim=0):
     """Split into chunks of a given size, or of the given list of sizes, along `dim`."""
     d = norm_dim("split", dim, tensor._data.ndim)
@@ -376,6 +375,7 @@ def split(tensor, split_size_or_sections, dim=0):
     return tuple(out)
 
 
+@public("Shape and indexing")
 def chunk(input, chunks, dim=0):
     """Split into `chunks` nearly equal pieces along `dim` (the last may be smaller)."""
     if chunks <= 0:
@@ -384,12 +384,14 @@ def chunk(input, chunks, dim=0):
     return split(input, builtins.max(1, -(-n // chunks)), dim)
 
 
+@public("Shape and indexing")
 def unbind(input, dim=0):
     """The slices along `dim`, as a tuple (the dim removed)."""
     d = norm_dim("unbind", dim, input._data.ndim)
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
 
 
+@public("Shape and indexing")
 def select(input, dim, index):
     """The slice at `index` along `dim`, with that dim removed (a view)."""
     d = norm_dim("select", dim, input._data.ndim)
@@ -403,25 +405,23 @@ def select(input, dim, index):
 # ----------------------------------------------------------------------------- flip, repeat
 
 
-def _flip_vjp(n, g):
-    return (flip(g, n.params[0]),)
+def _flip_vjp(F, g, args, out, n):
+    return (F.flip(g, n.params[0]),)
 
 
-def _flip_jvp(ts, out, args, params):
-    return flip(ts[0], params[0])
+FLIP = linear_op("flip", lambda xp, x, dims: xp.flip(x, axis=dims).copy(), _flip_vjp)
 
 
-FLIP = defop("flip", lambda xp, x, dims: xp.flip(x, axis=dims).copy(), _flip_vjp, _flip_jvp)
-
-
+@public("Shape and indexing")
 def flip(input, dims):
     """Reverse the order of elements along `dims` (a copy, as in PyTorch)."""
-    return apply1(FLIP, input, (norm_dims("flip", dims, input._data.ndim),))
+    return apply(FLIP, (input,), (norm_dims("flip", dims, input._data.ndim),))
 
 
+@public("Shape and indexing")
 def repeat(input, *sizes):
     """Tile the tensor: ``x.repeat(2, 3)`` repeats dim -2 twice and dim -1 three times."""
-    sizes = _size_args("repeat", sizes)
+    sizes = size_args("repeat", sizes)
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller "
@@ -435,7 +435,9 @@ def repeat(input, *sizes):
     return reshape(expand(reshape(input, tuple(inter)), *big), tuple(final))
 
 
+@public("Shape and indexing")
 def tile(input, dims):
+    """``repeat`` with the repeats given as one sequence."""
     return repeat(input, *dims)
 
 
@@ -477,25 +479,22 @@ def norm_index(name, x, idx):
     return tuple(out)
 
 
-def _getitem_vjp(n, g):
+def _getitem_vjp(F, g, args, out, n):
     idx, shape = n.params
-    return (index_add_zeros(g, shape, idx),)
+    return (F.index_add_zeros(g, shape, idx),)
 
 
-def _getitem_jvp(ts, out, args, params):
-    return _index(ts[0], params[0])
-
-
-GETITEM = defop("getitem", lambda xp, x, idx, shape: x[idx], _getitem_vjp, _getitem_jvp)
+GETITEM = linear_op("getitem", lambda xp, x, idx, shape: x[idx], _getitem_vjp)
 
 
 def _index(x, idx):
-    out = apply1(GETITEM, x, (idx, x._data.shape))
+    out = apply(GETITEM, (x,), (idx, x._data.shape))
     if _is_basic(idx):
         _share_storage(out, x)
     return out
 
 
+@public("Shape and indexing", method=False)
 def getitem(input, index):
     """``input[index]`` with ints, slices, None, ..., bool masks and integer tensors/lists."""
     return _index(input, norm_index("getitem", input, index))
@@ -510,63 +509,58 @@ def _iaz_fwd(xp, g, shape, idx):
     return z
 
 
-def _iaz_vjp(n, g):
-    return (_index(g, n.params[1]),)
+def _iaz_vjp(F, g, args, out, n):
+    shape, idx = n.params
+    return (F.getitem(g, idx, shape),)
 
 
-def _iaz_jvp(ts, out, args, params):
-    return index_add_zeros(ts[0], *params)
-
-
-# The transpose of getitem: scatter-add `g` into zeros of `shape` at `idx` (xp.add.at, so
-# repeated integer indices add up).
-INDEX_ADD_ZEROS = defop("index_add_zeros", _iaz_fwd, _iaz_vjp, _iaz_jvp)
+# The transpose of getitem: `g` added into zeros of `shape` at `idx` (xp.add.at, so repeated
+# integer indices add up). A primitive, not index_put into zeros: that would copy the zeros.
+INDEX_ADD_ZEROS = linear_op("index_add_zeros", _iaz_fwd, _iaz_vjp)
 
 
 def index_add_zeros(g, shape, idx):
     """Zeros of `shape` with `g` added at `idx` (repeated indices add up): getitem's transpose."""
-    return apply1(INDEX_ADD_ZEROS, g, (tuple(shape), norm_index("index_add_zeros", g, idx)))
+    return apply(INDEX_ADD_ZEROS, (g,), (tuple(shape), norm_index("index_add_zeros", g, idx)))
 
 
-def _index_put_fwd(xp, x, v, idx, accumulate):
-    out = x.copy()
-    if accumulate:
-        xp.add.at(out, idx, v)
-    else:
+def _index_put_fwd(xp, x, v, idx, accumulate, out=None):
+    if out is None:
+        out = x.copy()
+    if not accumulate:
         out[idx] = v
+    elif _is_basic(idx):
+        out[idx] += v
+    else:
+        xp.add.at(out, idx, v)
     return out
 
 
-def _index_put_vjp(n, g):
+def _index_put_vjp(F, g, args, out, n):
     idx, accumulate = n.params
-    sa, sv = n.shapes
-    gx = gv = None
-    if n.needs[0]:
-        gx = g if accumulate else index_put(g, idx, 0.0)
-    if n.needs[1]:
-        gv = _index(g, idx)
-        gv = sum_to(gv, sv) if gv._data.shape != sv else gv
-    return gx, gv
+    nx, nv = n.needs
+    gx = (g if accumulate else F.index_put(g, 0.0, idx, False)) if nx else None
+    return gx, F.getitem(g, idx, tuple(g.shape)) if nv else None
 
 
-def _index_put_jvp(ts, out, args, params):
-    idx, accumulate = params
-    tx, tv = ts
-    tx = tx if tx is not None else _zeros_like(args[0])
-    return index_put(tx, idx, tv if tv is not None else 0.0, accumulate)
+# Linear in (input, values) jointly; the values' gradient is summed down to their shape.
+INDEX_PUT = linear_op("index_put", _index_put_fwd, _index_put_vjp, nin=2, unbroadcast=True,
+                      writes_out=True)
 
 
-INDEX_PUT = defop("index_put", _index_put_fwd, _index_put_vjp, _index_put_jvp)
-
-
-def index_put(input, indices, values, accumulate=False):
+@public("Shape and indexing", inplace=True)
+def index_put(input, indices, values, accumulate=False, *, out=None):
     """A copy of `input` with ``input[indices] = values`` (or ``+=`` with accumulate)."""
     idx = norm_index("index_put", input, indices)
-    if not isinstance(values, Tensor):
+    if isinstance(values, Tensor):
+        if not B.same_device(values._data, input._data):
+            raise RuntimeError(f"index_put: values are on {values.device} but the tensor is on "
+                               f"{input.device}")
+        if values.dtype is not input.dtype:
+            values = values.to(input.dtype)
+    elif not isinstance(values, B.SCALAR_TYPES):
         values = input.new_tensor(values)
-    elif values.dtype is not input.dtype:
-        values = values.to(input.dtype)
-    return apply(INDEX_PUT, (input, values), (idx, accumulate))
+    return apply(INDEX_PUT, (input, values), (idx, accumulate), out)
 
 
 def _gather_index(xp, index, dim):
@@ -583,19 +577,13 @@ def _gather_index(xp, index, dim):
     return tuple(idx)
 
 
-def _gather_vjp(n, g):
+def _gather_vjp(F, g, args, out, n):
     dim, index, shape = n.params
-    return (scatter_add(_wrap(B.xp_of(g._data).zeros(shape, dtype=g._data.dtype)), dim,
-                        index, g),)
+    return (F.scatter_add(F.zeros(shape, g), g, dim, index, tuple(g.shape)),)
 
 
-def _gather_jvp(ts, out, args, params):
-    dim, index, _ = params
-    return gather(ts[0], dim, index)
-
-
-GATHER = defop("gather", lambda xp, x, dim, index, shape: x[_gather_index(xp, index._data, dim)],
-               _gather_vjp, _gather_jvp)
+GATHER = linear_op("gather", lambda xp, x, dim, index, shape:
+                   x[_gather_index(xp, index._data, dim)], _gather_vjp)
 
 
 def _check_index(name, input, dim, index):
@@ -615,100 +603,73 @@ def _check_index(name, input, dim, index):
     return d
 
 
+@public("Shape and indexing")
 def gather(input, dim, index):
     """``out[i][j] = input[i][index[i][j]]`` for dim = 1 (PyTorch's gather, any dim)."""
     d = _check_index("gather", input, dim, index)
-    return apply1(GATHER, input, (d, index, input._data.shape))
+    return apply(GATHER, (input,), (d, index, input._data.shape))
 
 
+@public("Shape and indexing")
 def take_along_dim(input, indices, dim):
+    """``gather`` with NumPy's argument order."""
     return gather(input, dim, indices)
 
 
-def _scatter_add_fwd(xp, x, src, dim, index):
+def _scatter_add_fwd(xp, x, src, dim, index, src_shape):
     out = x.copy()
     idx = _gather_index(xp, index._data, dim)
     xp.add.at(out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
     return out
 
 
-def _scatter_add_vjp(n, g):
-    dim, index = n.params
+def _scatter_add_vjp(F, g, args, out, n):
+    dim, index, src_shape = n.params
+    nx, ns = n.needs
     gs = None
-    if n.needs[1]:
+    if ns:
         # Only src's leading block (index's shape) is scattered; the rest gets no gradient.
-        gs = gather(g, dim, index)
-        src_shape = n.shapes[1]
-        if gs._data.shape != src_shape:
-            gs = index_add_zeros(gs, src_shape, tuple(slice(0, s) for s in gs._data.shape))
-    return (g if n.needs[0] else None), gs
+        gs = F.gather(g, dim, index, tuple(g.shape))
+        if tuple(gs.shape) != src_shape:
+            gs = F.index_add_zeros(gs, src_shape, tuple(slice(0, s) for s in gs.shape))
+    return (g if nx else None), gs
 
 
-def _scatter_add_jvp(ts, out, args, params):
-    dim, index = params
-    tx, ts_ = ts
-    tx = tx if tx is not None else _zeros_like(args[0])
-    return tx if ts_ is None else scatter_add(tx, dim, index, ts_)
+SCATTER_ADD = linear_op("scatter_add", _scatter_add_fwd, _scatter_add_vjp, nin=2)
 
 
-SCATTER_ADD = defop("scatter_add", _scatter_add_fwd, _scatter_add_vjp, _scatter_add_jvp)
-
-
+@public("Shape and indexing")
 def scatter_add(input, dim, index, src):
     """A copy of `input` with ``out[i][index[i][j]] += src[i][j]`` for dim = 1 (PyTorch's)."""
     d = _check_index("scatter_add", input, dim, index)
-    return apply(SCATTER_ADD, (input, src), (d, index))
+    return apply(SCATTER_ADD, (input, src), (d, index, src._data.shape))
 
 
 # ----------------------------------------------------------------------------- copies, devices
 
 
-def _identity_vjp(n, g):
+def _identity_vjp(F, g, args, out, n):
     return (g,)
 
 
-def _identity_jvp(ts, out, args, params):
-    return ts[0]
+CLONE = linear_op("clone", lambda xp, x: x.copy(), _identity_vjp)
 
 
-CLONE = defop("clone", lambda xp, x: x.copy(), _identity_vjp, _identity_jvp)
-
-# The identity, sharing storage: a second tensor object at the same place in the graph
-# (what forward_ad's make_dual and unpack_dual hand out for tensors that require grad).
-ALIAS = defop("alias", lambda xp, x: x.view(), _identity_vjp, _identity_jvp)
-
-
+@public("Shape and indexing")
 def clone(input):
     """A copy with its own storage (gradients flow through)."""
-    return apply1(CLONE, input)
+    return apply(CLONE, (input,))
 
 
-def alias(input):
-    """`input` as a new tensor object that shares its storage and version counter."""
-    return _share_storage(apply1(ALIAS, input), input)
+def _to_device_vjp(F, g, args, out, n):
+    dev, src = n.params
+    return (F.to_device(g, src, dev),)
 
 
-def _to_device_vjp(n, g):
-    return (g.to(n.params[1]),)
-
-
-def _to_device_jvp(ts, out, args, params):
-    return ts[0].to(params[0])
-
-
-TO_DEVICE = defop("to_device", lambda xp, x, dev, src: B.transfer(x, dev), _to_device_vjp,
-                  _to_device_jvp)
+TO_DEVICE = linear_op("to_device", lambda xp, x, dev, src: B.transfer(x, dev), _to_device_vjp,
+                      node_name="ToCopyBackward0")
 
 
 def to_device(input, dev):
-    return apply1(TO_DEVICE, input, (dev, input.device))
-
-
-__all__ = [
-    "reshape", "view", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "swapaxes",
-    "t", "movedim", "expand", "broadcast_to", "broadcast_tensors", "cat", "concat",
-    "concatenate", "stack", "hstack", "vstack", "narrow", "split", "chunk", "unbind", "select",
-    "flip", "repeat", "tile", "getitem", "index_put", "gather", "take_along_dim", "scatter_add",
-    "clone",
-]
-
+    """`input` on device `dev` (a copy; gradients flow back to `input`'s device)."""
+    return apply(TO_DEVICE, (input,), (dev, input.device))

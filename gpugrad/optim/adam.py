@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..autograd.grad_mode import no_grad
-from ..factories import zeros_like
+from ..core.factories import zeros_like
 from ..ops.elementwise import maximum
 from .optimizer import Optimizer
 

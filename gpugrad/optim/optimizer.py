@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import enable_grad
-from ..factories import tensor as _tensor
-from ..tensor import Tensor
+from ..autograd.reverse import zero_grads
+from ..core.factories import tensor as _tensor
+from ..core.tensor import Tensor
 
 
 class _Required:
@@ -87,7 +88,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Reset the gradients of all parameters: to None (default) or to zeros in place."""
-        _zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure=None):
         """Update the parameters once (implemented by each optimizer)."""
@@ -163,20 +164,6 @@ class Optimizer:
                 if k != "params":
                     s += f"\n    {k}: {g[k]}"
         return s + "\n)"
-
-
-def _zero_grads(params, set_to_none):
-    """Reset the ``.grad`` of each of `params` (``Optimizer`` and ``nn.Module`` ``zero_grad``)."""
-    for p in params:
-        if p.grad is None:
-            continue
-        if set_to_none:
-            p.grad = None
-        else:
-            g = p.grad
-            if g.grad_fn is not None:
-                g = p.grad = g.detach()
-            g.zero_()
 
 
 def _like(p, key, v):

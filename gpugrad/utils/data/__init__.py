@@ -9,7 +9,8 @@ Example::
         ...
 """
 
-from .dataloader import DataLoader, Generator, default_collate
+from ...core.factories import Generator
+from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, Subset, TensorDataset, random_split
 
 __all__ = [

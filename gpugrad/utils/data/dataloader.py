@@ -5,63 +5,10 @@ from __future__ import annotations
 import math
 
 from ... import backend as B
-from ...factories import arange, as_tensor, randperm, tensor
+from ...core.factories import arange, as_tensor, tensor
+from ...core.tensor import Tensor
 from ...ops.shape import stack
-from ...tensor import Tensor
-from .dataset import TensorDataset
-
-
-class Generator:
-    """A seedable source of shuffling orders for ``DataLoader`` and ``random_split``
-    (independent of ``gpugrad.manual_seed``), as ``torch.Generator`` is used there.
-
-    Example::
-
-        g = Generator().manual_seed(0)
-        loader = DataLoader(ds, batch_size=32, shuffle=True, generator=g)
-    """
-
-    def __init__(self, device="cpu"):
-        self.device = B.as_device(device)
-        self._seed = None
-        self._rng = B.numpy.random.default_rng()
-
-    def manual_seed(self, seed):
-        """Reset the generator to the stream of `seed`; returns self."""
-        self._seed = int(seed)
-        self._rng = B.numpy.random.default_rng(self._seed)
-        return self
-
-    def initial_seed(self):
-        return self._seed
-
-    def get_state(self):
-        """The generator's state (a dict of plain Python values: ``gpugrad.save`` can store it)."""
-        return self._rng.bit_generator.state
-
-    def set_state(self, state):
-        self._rng.bit_generator.state = state
-        return self
-
-    def randperm(self, n):
-        """A random permutation of 0..n-1 as an int64 CPU tensor."""
-        return as_tensor(self._rng.permutation(n).astype(B.int64.np))
-
-
-def _generator(generator):
-    if generator is None or isinstance(generator, Generator):
-        return generator
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return Generator().manual_seed(generator)
-    raise TypeError(
-        f"generator must be None, an int seed or a gpugrad.utils.data.Generator, got "
-        f"{type(generator).__name__}"
-    )
-
-
-def _permutation(n, generator):
-    g = _generator(generator)
-    return randperm(n) if g is None else g.randperm(n)
+from .dataset import TensorDataset, _generator, _permutation
 
 
 def default_collate(batch):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...tensor import Tensor
+from ...core.factories import Generator, randperm
+from ...core.tensor import Tensor
 
 
 class Dataset:
@@ -79,8 +80,6 @@ def random_split(dataset, lengths, generator=None):
 
         train, test = random_split(ds, [800, 200], generator=0)
     """
-    from .dataloader import _permutation
-
     if sum(lengths) != len(dataset):
         raise ValueError(
             f"random_split: sum of input lengths ({sum(lengths)}) does not equal "
@@ -92,3 +91,19 @@ def random_split(dataset, lengths, generator=None):
         out.append(Subset(dataset, perm[start : start + n]))
         start += n
     return out
+
+
+def _generator(generator):
+    if generator is None or isinstance(generator, Generator):
+        return generator
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return Generator().manual_seed(generator)
+    raise TypeError(
+        f"generator must be None, an int seed or a gpugrad.utils.data.Generator, got "
+        f"{type(generator).__name__}"
+    )
+
+
+def _permutation(n, generator):
+    g = _generator(generator)
+    return randperm(n) if g is None else g.randperm(n)

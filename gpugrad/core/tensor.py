@@ -1,18 +1,28 @@
 """Tensor: an array (NumPy or CuPy) plus the fields of the recorded graph.
 
-The ops (``gpugrad.ops``) attach the arithmetic methods; this module holds storage, graph
-fields, conversions, printing and the in-place machinery.
+This is the core layer: storage, metadata, graph fields, conversions and printing. The op
+methods (``exp``, ``sum``, ``reshape``, operators, in-place variants) and ``backward`` are
+defined by the layers above and attached with `attach` when they are imported, as PyTorch's
+``torch._C.TensorBase`` is completed by ``torch/_tensor.py``; type checkers see them through
+the generated stub ``_tensor_methods.pyi``.
 """
 
 from __future__ import annotations
 
 import builtins
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import backend as B
-from .autograd import graph as _graph
-from .autograd.grad_mode import fw_levels, state
+from .. import backend as B
+from . import format as _format
+from .dims import norm_dim
+from .node import Handle
+
+if TYPE_CHECKING:
+    from ._tensor_methods import TensorMethods
+else:
+    TensorMethods = object
 
 _new = object.__new__
 
@@ -32,7 +42,7 @@ class Size(tuple):
         return n
 
 
-def _wrap(data):
+def wrap(data) -> Tensor:
     """A new tensor around array `data`, outside any graph (no copy)."""
     t = _new(Tensor)
     t._data = data
@@ -42,7 +52,7 @@ def _wrap(data):
     return t
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array on a device, recorded for automatic differentiation.
 
     ``Tensor(data, dtype=None, device=None, requires_grad=False)`` behaves as
@@ -65,59 +75,13 @@ class Tensor:
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
 
-    if TYPE_CHECKING:
-        # gpugrad.ops attaches the op methods (``sum``, ``reshape``, ``add_``, ...) and the
-        # operators at import time; these declarations are what type checkers see of them.
-        def __getattr__(self, name: str) -> Any: ...
-        def __getitem__(self, index: Any) -> Tensor: ...
-        def __setitem__(self, index: Any, value: Any) -> None: ...
-        def __add__(self, other: Any) -> Tensor: ...
-        def __radd__(self, other: Any) -> Tensor: ...
-        def __sub__(self, other: Any) -> Tensor: ...
-        def __rsub__(self, other: Any) -> Tensor: ...
-        def __mul__(self, other: Any) -> Tensor: ...
-        def __rmul__(self, other: Any) -> Tensor: ...
-        def __truediv__(self, other: Any) -> Tensor: ...
-        def __rtruediv__(self, other: Any) -> Tensor: ...
-        def __floordiv__(self, other: Any) -> Tensor: ...
-        def __rfloordiv__(self, other: Any) -> Tensor: ...
-        def __mod__(self, other: Any) -> Tensor: ...
-        def __pow__(self, other: Any) -> Tensor: ...
-        def __rpow__(self, other: Any) -> Tensor: ...
-        def __matmul__(self, other: Any) -> Tensor: ...
-        def __rmatmul__(self, other: Any) -> Tensor: ...
-        def __and__(self, other: Any) -> Tensor: ...
-        def __rand__(self, other: Any) -> Tensor: ...
-        def __or__(self, other: Any) -> Tensor: ...
-        def __ror__(self, other: Any) -> Tensor: ...
-        def __xor__(self, other: Any) -> Tensor: ...
-        def __rxor__(self, other: Any) -> Tensor: ...
-        def __iadd__(self, other: Any) -> Tensor: ...
-        def __isub__(self, other: Any) -> Tensor: ...
-        def __imul__(self, other: Any) -> Tensor: ...
-        def __itruediv__(self, other: Any) -> Tensor: ...
-        def __neg__(self) -> Tensor: ...
-        def __pos__(self) -> Tensor: ...
-        def __abs__(self) -> Tensor: ...
-        def __invert__(self) -> Tensor: ...
-        def __lt__(self, other: Any) -> Tensor: ...
-        def __le__(self, other: Any) -> Tensor: ...
-        def __gt__(self, other: Any) -> Tensor: ...
-        def __ge__(self, other: Any) -> Tensor: ...
-        # Elementwise comparison, as in torch, not object's bool-valued equality.
-        def __eq__(self, other: Any) -> Tensor: ...  # type: ignore[override]
-        def __ne__(self, other: Any) -> Tensor: ...  # type: ignore[override]
-
     def __init__(self, data=(), dtype=None, device=None, requires_grad=False):
-        from .factories import tensor
-
-        if dtype is None:
-            dtype = B.get_default_dtype()
-        t = tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
-        self._data = t._data
+        self._data = from_data(data, B.get_default_dtype() if dtype is None else dtype, device)
         self.grad_fn = None
-        self._rg = t._rg
+        self._rg = False
         self._vc = [0]
+        if requires_grad:
+            self.requires_grad_(True)
 
     # -------------------------------------------------------------- graph fields
 
@@ -216,17 +180,15 @@ class Tensor:
                                "require gradient")
         if self.grad_fn is not None:
             return self.grad_fn.register_hook(hook)
-        from .autograd.graph import _Handle
-
         hooks = getattr(self, "_hooks", None)
         if hooks is None:
             hooks = self._hooks = []
         hooks.append(hook)
-        return _Handle(hooks, hook)
+        return Handle(hooks, hook)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's storage but outside the graph (no gradient flows back)."""
-        t = _wrap(self._data)
+        t = wrap(self._data)
         t._vc = self._vc
         return t
 
@@ -247,28 +209,9 @@ class Tensor:
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = value._data
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False,
-                 inputs=None) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of the leaves of its graph.
-
-        A non-scalar tensor needs ``gradient`` (the cotangent, same shape). Saved values are
-        freed afterwards unless ``retain_graph=True``; ``create_graph=True`` records the
-        backward pass itself, for higher-order derivatives.
-
-        Example::
-
-            >>> x = gpugrad.tensor(3.0, requires_grad=True)
-            >>> (x ** 2).backward()
-            >>> x.grad
-            tensor(6.)
-        """
-        from .autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
-
     def _alias(self):
         """A second tensor object for the same storage, graph position and version counter."""
-        t = _wrap(self._data)
+        t = wrap(self._data)
         t._vc = self._vc
         t.grad_fn = self.grad_fn
         t._rg = self._rg
@@ -288,8 +231,6 @@ class Tensor:
         """The shape, or the length of dimension `dim`."""
         if dim is None:
             return Size(self._data.shape)
-        from .ops.shape import norm_dim
-
         return self._data.shape[norm_dim("size", dim, self._data.ndim)]
 
     @property
@@ -418,9 +359,7 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        from ._format import tensor_repr
-
-        return tensor_repr(self)
+        return _format.tensor_repr(self)
 
     __str__ = __repr__
 
@@ -433,7 +372,7 @@ class Tensor:
         if self.grad_fn is not None:
             raise RuntimeError("deepcopy: only leaf tensors (made by the user, not by an op) "
                                "support deepcopy; use .detach() or .clone() first")
-        t = _wrap(self._data.copy())
+        t = wrap(self._data.copy())
         t._rg = self._rg
         memo[id(self)] = t
         g = self.grad
@@ -445,31 +384,6 @@ class Tensor:
         raise TypeError("gpugrad tensors are not pickled; use gpugrad.save / .numpy()")
 
     # -------------------------------------------------------------- device and dtype moves
-
-    def to(self, *args, **kwargs) -> Tensor:
-        """Move to a device and/or convert to a dtype: ``to("cuda")``, ``to(gpugrad.float64)``,
-        ``to(other_tensor)``, ``to(device, dtype)``. Returns self when nothing changes.
-
-        Example::
-
-            x = x.to("cuda", gpugrad.float32)
-        """
-        copy = kwargs.pop("copy", False)
-        dev, dt = parse_to("to", args, kwargs)
-        t = self
-        if dt is not None:
-            if dt.np != t._data.dtype:
-                from .ops.elementwise import to_dtype
-
-                t = to_dtype(t, dt)
-        if dev is not None:
-            if dev != t.device:
-                from .ops.shape import to_device
-
-                t = to_device(t, dev)
-        if copy and t is self:
-            t = self.clone()
-        return t
 
     def cpu(self) -> Tensor:
         """This tensor on the CPU (self if it already is)."""
@@ -509,37 +423,52 @@ class Tensor:
     def is_contiguous(self) -> builtins.bool:
         return bool(self._data.flags.c_contiguous)
 
-    # -------------------------------------------------------------- new tensors like this one
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
-        from .factories import tensor
-
-        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                      requires_grad=requires_grad)
-
-    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        from .factories import zeros
-
-        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
-                     requires_grad=requires_grad)
-
-    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        from .factories import ones
-
-        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
-
-    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-        from .factories import full
-
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
-
-    def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
-        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+# Methods attached by the layers above (name -> function), in the order attached: what the
+# generated stub declares for type checkers.
+ATTACHED: dict[str, Callable] = {}
 
 
-_graph._wrap = _wrap
+def attach(name: str, fn: Callable) -> None:
+    """Make `fn` the Tensor method (or operator, or property) `name`; each name once."""
+    if name in ATTACHED or name in Tensor.__dict__:
+        raise ValueError(f"Tensor.{name} is already defined")
+    ATTACHED[name] = fn
+    setattr(Tensor, name, fn)
+
+
+def from_data(data, dtype=None, device=None, op="tensor"):
+    """A new array holding a copy of `data` (nested lists, numbers, NumPy/CuPy arrays, tensors),
+    with PyTorch's dtype inference when `dtype` is None."""
+    dt = None if dtype is None else B.to_dtype(dtype)
+    if isinstance(data, Tensor):
+        a = B.transfer(data._data, data.device if device is None else B.as_device(device), op)
+        return a.astype(a.dtype if dt is None else dt.np, copy=True)
+    if isinstance(data, (list, tuple)) and data and builtins.any(
+            isinstance(x, Tensor) for x in _flatten_first(data)):
+        data = _lists_of_tensors(data)
+    dev = B.as_device(device) if device is not None else device_of_data(data)
+    return B.as_array(data, dt, dev, copy=True, op=op)
+
+
+def _flatten_first(data):
+    while isinstance(data, (list, tuple)) and data:
+        yield data[0]
+        data = data[0]
+
+
+def _lists_of_tensors(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_lists_of_tensors(x) for x in data]
+    return data
+
+
+def device_of_data(data):
+    if B.is_array(data) and type(data) is not B.ndarray:
+        return B.device_of(data)
+    return B.CPU
 
 
 def parse_to(name, args, kwargs):
@@ -563,29 +492,3 @@ def parse_to(name, args, kwargs):
 def is_tensor(obj) -> bool:
     """True if `obj` is a gpugrad Tensor."""
     return isinstance(obj, Tensor)
-
-
-def check_inplace(name, t, other=None):
-    """Refuse in-place changes that would corrupt the graph; say whether to record the op.
-
-    Recording (an out-of-place op on an alias, then a write into the storage) is needed when a
-    graph is being built or a forward-mode tangent must follow the change.
-    """
-    o_rg = isinstance(other, Tensor) and other._rg
-    if fw_levels[0] and (getattr(t, "_fw", None) is not None
-                         or getattr(other, "_fw", None) is not None):
-        return True
-    if not state.grad_enabled:
-        return False
-    if t.grad_fn is None and t._rg:
-        raise RuntimeError(
-            f"{name}: a leaf tensor that requires grad is being used in an in-place operation; "
-            "wrap the update in `with gpugrad.no_grad():` (as optimizers do), or use an "
-            "out-of-place op")
-    base = getattr(t, "_base", None)
-    if base is not None and base._rg:
-        raise RuntimeError(
-            f"{name}: in-place change of a view (of a tensor of shape {tuple(base.shape)} that "
-            "requires grad) is not supported; the change would not reach the base's graph. "
-            "Clone the view first, or build the new tensor out of place (e.g. with gpugrad.where)")
-    return t._rg or o_rg

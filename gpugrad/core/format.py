@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from . import backend as B
+from .. import backend as B
 
 LINEWIDTH = 80
 THRESHOLD = 1000

@@ -1,4 +1,5 @@
-"""One-pass CUDA sweep for the linear_mse primitive (gpugrad/ops/fused.py), for one output.
+"""One-pass CUDA sweep for the linear_mse primitive (gpugrad/ops/fused.py), for one output;
+declared on that entry as its "cuda" kernel.
 
 One warp per row, rows strided over the grid: the warp reads the row once for the dot product
 x.w, reduces it with shuffles into the residual r = x.w + b - y, then adds r x to the block's
@@ -9,7 +10,7 @@ written per row. Float atomics make the last bits of the sums depend on the bloc
 
 from __future__ import annotations
 
-from .. import backend as B
+from ... import backend as B
 
 _SOURCE = r"""
 extern "C" __global__ void linear_mse_sweep(

@@ -1,15 +1,17 @@
-"""Creating tensors: from data, filled, ranges, random; `manual_seed`."""
+"""Creating tensors: from data, filled, ranges, random; `manual_seed`; and the ``new_*``
+Tensor methods, which create tensors like an existing one."""
 
 from __future__ import annotations
 
 import builtins
+import time
 
-from . import backend as B
-from .tensor import Tensor, _wrap
+from .. import backend as B
+from .tensor import Tensor, attach, device_of_data, from_data, wrap
 
 
 def _finish(a, requires_grad, name="tensor"):
-    t = _wrap(a)
+    t = wrap(a)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -32,47 +34,16 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
         tensor([[1., 2.],
                 [3., 4.]], requires_grad=True)
     """
-    if isinstance(data, Tensor):
-        dev = B.as_device(device) if device is not None else data.device
-        a = data.detach().to(dev)._data
-        a = a.astype(_dtype(dtype, data.dtype).np, copy=True)
-        return _finish(a, requires_grad)
-    if isinstance(data, (list, tuple)) and data and builtins.any(
-            isinstance(x, Tensor) for x in _flatten_first(data)):
-        data = _lists_of_tensors(data)
-    dt = None if dtype is None else B.to_dtype(dtype)
-    dev = B.as_device(device) if device is not None else _device_of_data(data)
-    a = B.as_array(data, dt, dev, copy=True, op="tensor")
-    return _finish(a, requires_grad)
-
-
-def _flatten_first(data):
-    while isinstance(data, (list, tuple)) and data:
-        yield data[0]
-        data = data[0]
-
-
-def _lists_of_tensors(data):
-    if isinstance(data, Tensor):
-        return data.tolist()
-    if isinstance(data, (list, tuple)):
-        return [_lists_of_tensors(x) for x in data]
-    return data
-
-
-def _device_of_data(data):
-    if B.is_array(data) and type(data) is not B.ndarray:
-        return B.device_of(data)
-    return B.CPU
+    return _finish(from_data(data, dtype, device), requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy/CuPy array or tensor when it can."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype) if (device or dtype) else data
-    dev = B.as_device(device) if device is not None else _device_of_data(data)
+    dev = B.as_device(device) if device is not None else device_of_data(data)
     dt = None if dtype is None else B.to_dtype(dtype)
-    return _wrap(B.as_array(data, dt, dev, copy=False, op="as_tensor"))
+    return wrap(B.as_array(data, dt, dev, copy=False, op="as_tensor"))
 
 
 def from_numpy(ndarray) -> Tensor:
@@ -82,7 +53,7 @@ def from_numpy(ndarray) -> Tensor:
     if ndarray.dtype not in B._BY_NP:
         raise TypeError(f"from_numpy: unsupported dtype {ndarray.dtype}; supported: "
                         f"{', '.join(d.name for d in B.DTYPES)}")
-    return _wrap(ndarray)
+    return wrap(ndarray)
 
 
 def from_dlpack(ext_tensor) -> Tensor:
@@ -96,7 +67,7 @@ def from_dlpack(ext_tensor) -> Tensor:
         >>> t = gpugrad.from_dlpack(np.arange(3.0))
         >>> u = torch.from_dlpack(t)     # and back, still the same memory
     """
-    return _wrap(B.from_dlpack(ext_tensor))
+    return wrap(B.from_dlpack(ext_tensor))
 
 
 def _size(name, size):
@@ -274,7 +245,7 @@ def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return _wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
+    return wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
 
 
 def manual_seed(seed):
@@ -283,8 +254,80 @@ def manual_seed(seed):
 
 
 def seed():
-    import time
-
+    """Seed the random generators from the clock; returns the seed."""
     s = int(time.time_ns() % (2**63))
     B.manual_seed(s)
     return s
+
+
+class Generator:
+    """A seedable source of shuffling orders for ``DataLoader`` and ``random_split``
+    (independent of ``gpugrad.manual_seed``), as ``torch.Generator`` is used there.
+
+    Example::
+
+        g = Generator().manual_seed(0)
+        loader = DataLoader(ds, batch_size=32, shuffle=True, generator=g)
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = B.as_device(device)
+        self._seed = None
+        self._rng = B.numpy.random.default_rng()
+
+    def manual_seed(self, seed):
+        """Reset the generator to the stream of `seed`; returns self."""
+        self._seed = int(seed)
+        self._rng = B.numpy.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        """The generator's state (a dict of plain Python values: ``gpugrad.save`` can store it)."""
+        return self._rng.bit_generator.state
+
+    def set_state(self, state):
+        self._rng.bit_generator.state = state
+        return self
+
+    def randperm(self, n):
+        """A random permutation of 0..n-1 as an int64 CPU tensor."""
+        return as_tensor(self._rng.permutation(n).astype(B.int64.np))
+
+
+# ----------------------------------------------------------------------------- new_* methods
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor of `data`, by default with this tensor's dtype and device."""
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                  requires_grad=requires_grad)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Zeros of `size`, by default with this tensor's dtype and device."""
+    return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                 requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Ones of `size`, by default with this tensor's dtype and device."""
+    return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """`fill_value` in a tensor of `size`, by default with this tensor's dtype and device."""
+    return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Like ``new_zeros`` (gpugrad hands out no uninitialised memory)."""
+    return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+for _fn in (new_tensor, new_zeros, new_ones, new_full, new_empty):
+    attach(_fn.__name__, _fn)

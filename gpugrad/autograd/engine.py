@@ -1,0 +1,247 @@
+"""The reverse-mode engine: walks the recorded graph from the outputs to the leaves.
+
+Each node's vjp runs on raw arrays (``ArrayMath``) when no graph is being built: no tensor or
+node is made per step. Under ``create_graph=True``, or with a forward-AD level open, the same
+rules run on tensors (``TensorMath``) so that the gradients are differentiable again.
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+
+from .. import backend as B
+from ..core.node import FREED, Node
+from ..core.state import anomaly, current_level, fw_levels, state
+from ..core.tensor import Tensor, wrap
+from ..ops.namespace import sum_to
+from ..ops.registry import TENSOR, array_math
+
+_XP = B._XP
+
+
+def _tensor(v):
+    """A cotangent as a tensor (arrays are wrapped; NumPy's 0-d scalars become arrays)."""
+    if isinstance(v, Tensor):
+        return v
+    if type(v) not in _XP:
+        v = B.numpy.asarray(v)
+    return wrap(v)
+
+
+def _run_hooks(hooks, g, graph):
+    """Call tensor hooks on cotangent `g` (a tensor, or an array when `graph` is False)."""
+    t = _tensor(g)
+    for h in hooks:
+        r = h(t)
+        if r is not None:
+            t = r
+    return t if graph else t._data
+
+
+def _own(g, handed):
+    """A gradient safe to store in ``.grad``: a copy where it may alias another array."""
+    d = g._data
+    if id(d) in handed or d.base is not None:
+        g = wrap(d.copy())
+    handed.add(id(g._data))
+    return g
+
+
+def store_grad(t, g, create_graph, handed):
+    """Accumulate cotangent `g` (tensor or array) into ``t.grad`` (in place unless building a
+    graph), after checking its shape and casting it to t's dtype, as PyTorch's engine does."""
+    g = _tensor(g)
+    if g._data.shape != t._data.shape:
+        raise RuntimeError(f"backward: the gradient computed for a tensor of shape "
+                           f"{tuple(t._data.shape)} has shape {tuple(g._data.shape)} (a rule "
+                           "returned a wrong shape)")
+    if g._data.dtype != t._data.dtype:
+        g = g.to(t.dtype)
+    old = t.grad
+    if old is None:
+        t.grad = _own(g, handed) if not create_graph else g
+    elif create_graph or old._rg:
+        t.grad = old + g
+    else:
+        old._data += g._data
+
+
+def _saved_out(n):
+    """The op's output, rebuilt on node `n` (so that a graph built now runs through it)."""
+    t = wrap(n.out_data)
+    t._vc = n.out_vc
+    fw = n.out_fw
+    if fw is not None and fw[0] is not None and fw[0] is current_level():
+        t._fw = fw[1]
+    if state.grad_enabled:
+        t.grad_fn = n
+        t._rg = True
+    return t
+
+
+def _check_nan(n, grads):
+    """Anomaly mode: raise if the vjp of `n` produced NaN, naming the op and where it was made."""
+    for i, gi in enumerate(grads):
+        if gi is None:
+            continue
+        d = gi._data if isinstance(gi, Tensor) else B.numpy.asarray(gi) if type(gi) not in _XP \
+            else gi
+        if d.dtype.kind == "f" and bool(B.xp_of(d).isnan(d).any()):
+            where = n.trace or "(unknown: anomaly mode was off in the forward)"
+            raise RuntimeError(
+                f"{n.name()}: the gradient it returned for input {i} contains NaN. The op was "
+                f"created in the forward at\n  {where}")
+
+
+def _observe(n, g, graph, capture, create_graph, handed):
+    """A node's cotangent seen by its hooks (which may replace it), by ``retain_grad`` and by
+    ``autograd.grad``'s inputs."""
+    if n.hooks:
+        g = _run_hooks(n.hooks, g, graph)
+    if n.retained is not None:
+        t = n.retained()
+        if t is not None:
+            store_grad(t, g, create_graph, handed)
+    if capture is not None and n in capture:
+        capture[n] = g
+    return g
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
+    """Reverse mode over the recorded graph.
+
+    1. Seed each output's node (or leaf) with its cotangent.
+    2. Run the nodes that have received a cotangent, the most recent first (a max-heap on
+       ``Node.seq``): a node is made after its inputs' nodes, so all of its consumers have run
+       by then. Its vjp's input cotangents are summed into buffers (and unbroadcast to the
+       inputs' shapes where the op broadcast them); saved values are freed unless retain_graph.
+    3. Leaves (and requested `inputs`) receive their summed cotangent: hooks, then ``.grad``
+       (or the result list, for ``autograd.grad``).
+
+    Cotangents are arrays, or tensors when the rules must be differentiable (`create_graph`,
+    or a forward-AD level open). Returns the gradients for `inputs` when given (None where
+    unreachable), else None.
+    """
+    graph = bool(create_graph or fw_levels[0])
+    buffers: dict = {}
+    handed: set = set()
+    roots = []
+    for out, g in zip(outputs, grad_outputs):
+        key = out.grad_fn if out.grad_fn is not None else out
+        v = g if graph else g._data
+        handed.add(id(g._data))
+        if key in buffers:
+            buffers[key] = buffers[key] + v
+        else:
+            buffers[key] = v
+            roots.append(key)
+
+    capture = None
+    if inputs is not None:
+        capture = {}
+        for t in inputs:
+            capture[t.grad_fn if t.grad_fn is not None else t] = None
+
+    leaves: dict = {}
+    heap = []  # (-seq, node) of the nodes that have received a cotangent
+    for r in roots:
+        if type(r) is Node:
+            heap.append((-r.seq, r))
+        else:
+            leaves[r] = buffers.pop(r)
+    heapify(heap)
+
+    prev = state.grad_enabled
+    state.grad_enabled = create_graph
+    check_nan = anomaly[0]
+    F = TENSOR
+    last_type = None  # the array type F was looked up for (array mode)
+    quiet = B.quiet_fp()
+    quiet.__enter__()
+    try:
+        while heap:
+            n = heappop(heap)[1]
+            g = buffers.pop(n)
+            if n.hooks is not None or n.retained is not None or capture is not None:
+                g = _observe(n, g, graph, capture, create_graph, handed)
+            saved = n.saved
+            if saved is None:
+                args = None
+            elif saved is FREED:
+                raise n.saved_error()
+            elif len(saved) == 1:  # (one input: a tensor, saved)
+                x = saved[0]
+                if x._vc[0] != n.vers[0]:
+                    raise n.saved_error()
+                args = saved if graph else (x._data,)
+            else:
+                for s, v in zip(saved, n.vers):
+                    if v is not None and s._vc[0] != v:
+                        raise n.saved_error()
+                args = saved if graph else tuple([s._data if isinstance(s, Tensor) else s
+                                                  for s in saved])
+            out = n.out_data
+            if out is not None:
+                if n.out_vc[0] != 0:
+                    raise n.saved_error()
+                if graph:
+                    out = _saved_out(n)
+            if not graph and type(g) is not last_type:
+                last_type = type(g)
+                F = array_math(last_type)
+            grads = n.op.vjp(F, g, args, out, n)
+            if n.shapes is not None:
+                grads = [gi if gi is None or s is None else sum_to(F, gi, s)
+                         for gi, s in zip(grads, n.shapes)]
+            if check_nan:
+                _check_nan(n, grads)
+            if not retain_graph and (saved is not None or out is not None):
+                n.saved = FREED  # release the saved arrays
+                n.out_data = None
+                if n.residuals is not None:
+                    n.residuals = None
+            for m, gi in zip(n.next, grads):
+                if gi is None or m is None:
+                    continue
+                if type(m) is Node:
+                    b = buffers.get(m)
+                    if b is None:
+                        buffers[m] = gi
+                        heappush(heap, (-m.seq, m))
+                    else:
+                        buffers[m] = b + gi
+                else:
+                    b = leaves.get(m)
+                    leaves[m] = gi if b is None else b + gi
+
+        for t, g in leaves.items():
+            hooks = getattr(t, "_hooks", None)
+            if hooks:
+                g = _run_hooks(hooks, g, graph)
+            if capture is not None:
+                if t in capture:
+                    capture[t] = g
+            else:
+                store_grad(t, g, create_graph, handed)
+    finally:
+        state.grad_enabled = prev
+        quiet.__exit__(None, None, None)
+    if capture is not None:
+        return [_result(capture[t.grad_fn if t.grad_fn is not None else t], t, handed)
+                for t in inputs]
+    return None
+
+
+def _result(g, t, handed):
+    """A gradient returned by ``autograd.grad``: a tensor of t's dtype, never an alias of the
+    cotangents given or of another result."""
+    if g is None:
+        return None
+    g = _tensor(g)
+    if g._data.dtype != t._data.dtype:
+        g = g.to(t.dtype)
+    if g._data.base is not None or id(g._data) in handed:
+        if not g._rg:
+            g = wrap(g._data.copy())
+    handed.add(id(g._data))
+    return g
