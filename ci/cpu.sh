@@ -10,7 +10,7 @@ python3 -m venv "$tmp/venv"
 source "$tmp/venv/bin/activate"
 
 python -m pip install --progress-bar off -e ".[test]"
-python -m ruff check gpugrad tests examples
+python -m ruff check gpugrad tests examples tools
 python -m mypy gpugrad
 # The built wheel, installed with NumPy only, runs the examples' smoke tests (20-35 s); it runs
 # first so that the last test summary printed is the whole suite's.

@@ -2,6 +2,7 @@
 public function or class of the main namespaces (and every public Tensor attribute) is listed."""
 
 import importlib
+import importlib.util
 import inspect
 import pathlib
 import re
@@ -88,3 +89,27 @@ def test_tensor_attributes_are_listed():
     public = {n for n in dir(gpugrad.Tensor) if not n.startswith("_")}
     unlisted = sorted(public - TABLE.get("gpugrad.Tensor", set()))
     assert not unlisted, f"Tensor attributes missing from README's API reference: {unlisted}"
+
+
+def test_generated_stubs_and_table_are_current():
+    """The type stubs and the README's table of ops are what tools/gen_api.py makes of the op
+    declarations (run it after declaring an op)."""
+    spec = importlib.util.spec_from_file_location(
+        "gen_api", pathlib.Path(__file__).resolve().parents[1] / "tools" / "gen_api.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    stale = [str(p.relative_to(gen.ROOT)) for p, text in gen.generated().items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    assert not stale, f"out of date (run python tools/gen_api.py): {stale}"
+
+
+def test_every_public_op_is_a_function_or_method():
+    from gpugrad.ops.registry import PUBLIC
+
+    for name, p in PUBLIC.items():
+        if p.function:
+            assert callable(getattr(gpugrad, name)), name
+        if p.method:
+            assert callable(getattr(gpugrad.Tensor, name)), name
+        if p.inplace:
+            assert callable(getattr(gpugrad.Tensor, name + "_")), name

@@ -43,6 +43,14 @@ class Node:
     __slots__ = ("op", "seq", "next", "needs", "saved", "vers", "params", "out_data", "out_vc",
                  "__dict__", "__weakref__")
     op: Any  # the registry's Op
+    seq: int
+    next: tuple
+    needs: tuple
+    saved: Any
+    vers: Any
+    params: tuple
+    out_data: Any
+    out_vc: Any
     # Set on few nodes (in the instance dict when they are): the defaults.
     shapes = residuals = out_fw = trace = hooks = retained = None
 

@@ -426,10 +426,10 @@ class Tensor(TensorMethods):
 
 # Methods attached by the layers above (name -> function), in the order attached: what the
 # generated stub declares for type checkers.
-ATTACHED: dict[str, Callable] = {}
+ATTACHED: dict[str, Callable | property] = {}
 
 
-def attach(name: str, fn: Callable) -> None:
+def attach(name: str, fn: Callable | property) -> None:
     """Make `fn` the Tensor method (or operator, or property) `name`; each name once."""
     if name in ATTACHED or name in Tensor.__dict__:
         raise ValueError(f"Tensor.{name} is already defined")

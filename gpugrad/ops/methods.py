@@ -66,7 +66,7 @@ def copy_(self, src, non_blocking=False):
     return S.index_put(self, (Ellipsis,), src, out=Target(self, "copy_"))
 
 
-def __setitem__(self, index, value):
+def __setitem__(self, index, value) -> None:
     check_inplace("setitem", self, (value,))
     S.index_put(self, S.norm_index("setitem", self, index), value, out=Target(self, "setitem"))
 

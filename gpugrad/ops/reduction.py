@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections import namedtuple
+from typing import Any
 
 from .. import backend as B
 from ..core.dims import norm_dim, norm_dims
@@ -287,7 +288,7 @@ def logsumexp(input, dim, keepdim=False):
 
 
 def _extreme(name, full, binary, arg):
-    def fn(input, dim=None, keepdim=False):
+    def fn(input, dim=None, keepdim=False) -> Any:
         if dim is None:
             return full(input)
         if isinstance(dim, Tensor):

@@ -21,6 +21,7 @@ under ``create_graph`` or forward mode, so that the same formula is differentiab
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from .. import backend as B
 from ..core.node import Node, sequence, user_frame
@@ -162,8 +163,11 @@ class Public:
 PUBLIC: dict[str, Public] = {}
 
 
+_Fn = TypeVar("_Fn", bound=Callable)
+
+
 def public(group: str, *, function=True, method=True, inplace=False, aliases=(), name=None,
-           first_tensor=True):
+           first_tensor=True) -> Callable[[_Fn], _Fn]:
     """Declare a public op: ``gpugrad.<name>`` (when `function`), ``Tensor.<name>`` (when
     `method`), ``Tensor.<name>_`` (when `inplace`; the function must take ``out=``), and the
     same for each of `aliases`. `first_tensor`: the function's first argument must be a

@@ -244,7 +244,7 @@ def expand_as(input, other):
 
 
 @public("Shape and indexing", method=False, first_tensor=False)
-def broadcast_tensors(*tensors):
+def broadcast_tensors(*tensors) -> tuple[Tensor, ...]:
     """Broadcast tensors against each other."""
     shape = broadcast_shapes("broadcast_tensors", *(t._data.shape for t in tensors))
     return tuple(expand(t, *shape) for t in tensors)
@@ -354,7 +354,7 @@ def narrow(input, dim, start, length):
 
 
 @public("Shape and indexing")
-def split(tensor, split_size_or_sections, dim=0):
+def split(tensor, split_size_or_sections, dim=0) -> tuple[Tensor, ...]:
     """Split into chunks of a given size, or of the given list of sizes, along `dim`."""
     d = norm_dim("split", dim, tensor._data.ndim)
     n = tensor._data.shape[d]
@@ -376,7 +376,7 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 @public("Shape and indexing")
-def chunk(input, chunks, dim=0):
+def chunk(input, chunks, dim=0) -> tuple[Tensor, ...]:
     """Split into `chunks` nearly equal pieces along `dim` (the last may be smaller)."""
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
@@ -385,7 +385,7 @@ def chunk(input, chunks, dim=0):
 
 
 @public("Shape and indexing")
-def unbind(input, dim=0):
+def unbind(input, dim=0) -> tuple[Tensor, ...]:
     """The slices along `dim`, as a tuple (the dim removed)."""
     d = norm_dim("unbind", dim, input._data.ndim)
     return tuple(select(input, d, i) for i in range(input._data.shape[d]))
