@@ -212,6 +212,21 @@ def np_index_add_zeros(g, shape, index):
     return out
 
 
+def np_xlogy(a, b):
+    """x log y, 0 where x == 0, NaN where y is NaN (PyTorch's xlogy)."""
+    with np.errstate(all="ignore"):
+        r = np.where(a == 0, 0.0, a * np.log(b))
+    return np.where(np.isnan(b), b, r).astype(np.result_type(a, b))
+
+
+def np_div_trunc(a, b):
+    """a / b rounded towards zero; integers stay integers (exactly, no float round trip)."""
+    if np.result_type(a, b).kind in "iu":
+        q = np.abs(a) // np.abs(b)
+        return np.where((a < 0) != (b < 0), -q, q)
+    return np.trunc(np.true_divide(a, b))
+
+
 def np_max_dim(a, dim, keepdim=False):
     return (np.max(a, axis=dim, keepdims=keepdim), np.argmax(a, axis=dim, keepdims=keepdim))
 
@@ -244,6 +259,20 @@ UNARY = [
     ("floor", np.floor, F(lo=-3.0, hi=3.0), False),
     ("ceil", np.ceil, F(lo=-3.0, hi=3.0), False),
     ("round", np.round, F(lo=-3.0, hi=3.0), False),
+    ("exp2", np.exp2, F(), True),
+    ("log2", np.log2, P(), True),
+    ("log10", np.log10, P(), True),
+    ("asin", np.arcsin, F(lo=-0.8, hi=0.8), True),
+    ("acos", np.arccos, F(lo=-0.8, hi=0.8), True),
+    ("atan", np.arctan, F(lo=-3.0, hi=3.0), True),
+    ("sinh", np.sinh, F(), True),
+    ("cosh", np.cosh, F(), True),
+    ("asinh", np.arcsinh, F(lo=-3.0, hi=3.0), True),
+    ("acosh", np.arccosh, P(lo=1.2, hi=3.0), True),
+    ("atanh", np.arctanh, F(lo=-0.8, hi=0.8), True),
+    ("trunc", np.trunc, F(lo=-3.0, hi=3.0), False),
+    # the gradient is 1: finite differences hold away from the integers (a random draw is)
+    ("frac", lambda a: a - np.trunc(a), F(lo=-3.0, hi=3.0), True),
 ]
 for _name, _ref, _dom, _diff in UNARY:
     for _shape in UNARY_SHAPES:
@@ -266,6 +295,38 @@ row("sigmoid", _G("sigmoid"), np_sigmoid, C([-800.0, -30.0, 0.0, 30.0, 800.0]), 
 row("round", lambda x: gg.round(x, decimals=2), lambda a: np.round(a, 2), F(3, 4), label="decimals",
     differentiable=False)
 
+# the NumPy-style aliases, as functions and methods
+for _alias, _name, _ref, _dom in [
+    ("arcsin", "asin", np.arcsin, F(lo=-0.8, hi=0.8)),
+    ("arccos", "acos", np.arccos, F(lo=-0.8, hi=0.8)),
+    ("arctan", "atan", np.arctan, F(lo=-3.0, hi=3.0)),
+    ("arcsinh", "asinh", np.arcsinh, F(lo=-3.0, hi=3.0)),
+    ("arccosh", "acosh", np.arccosh, P(lo=1.2, hi=3.0)),
+    ("arctanh", "atanh", np.arctanh, F(lo=-0.8, hi=0.8)),
+]:
+    row(_name, _G(_alias), _ref, dataclasses.replace(_dom, shape=(2, 3)), label="alias")
+    row(_name, lambda x, _a=_alias: getattr(x, _a)(), _ref, dataclasses.replace(_dom, shape=(4,)),
+        label="alias_method")
+row("trunc", _G("fix"), np.trunc, F(2, 3, lo=-3.0, hi=3.0), label="alias", differentiable=False)
+row("trunc", lambda x: x.fix(), np.trunc, F(4, lo=-3.0, hi=3.0), label="alias_method",
+    differentiable=False)
+# trunc's zero gradient: finite differences of a step are 0 away from its jumps
+row("trunc", _G("trunc"), np.trunc, F(2, 3, lo=-3.0, hi=3.0), label="zero_grad")
+row("trunc", _G("trunc"), np.trunc, I([[-3, 0, 2]]), label="int", differentiable=False)
+# In place, on a non-leaf (the clone): the node moves to the written tensor. Backward through
+# an in-place op whose rule reads the input it overwrote raises (the saved input moved; see
+# docs/DESIGN.md, "In place"), where PyTorch keeps the original: those rows are forward only.
+for _name, _ref, _dom, _diff in [
+    ("asin", np.arcsin, F(3, 4, lo=-0.8, hi=0.8), False),
+    ("acosh", np.arccosh, P(3, 4, lo=1.2, hi=3.0), False),
+    ("atan", np.arctan, F(3, 4, lo=-3.0, hi=3.0), False),
+    ("log10", np.log10, P(3, 4), False),
+    ("exp2", np.exp2, F(3, 4), True),  # its rule reads the output
+    ("frac", lambda a: a - np.trunc(a), F(3, 4, lo=-3.0, hi=3.0), True),  # reads nothing
+]:
+    row(_name, lambda x, _n=_name: getattr(x.clone(), _n + "_")(), _ref, _dom, label="inplace",
+        differentiable=_diff)
+
 # ----------------------------------------------------------------------------- binary elementwise
 
 BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (3,)), ((0, 3), (3,))]
@@ -277,6 +338,13 @@ BINARY = [
     ("pow", operator.pow, P(), F()),
     ("maximum", np.maximum, F(), F()),
     ("minimum", np.minimum, F(), F()),
+    ("atan2", np.arctan2, F(away=0.3), F()),  # off the origin and the cut at input == 0
+    ("hypot", np.hypot, F(away=0.3), F()),
+    ("logaddexp", np.logaddexp, F(), F()),
+    ("xlogy", np_xlogy, F(), P()),
+    # a random draw keeps a / b off the integers, where these jump (test_new_elementwise checks)
+    ("remainder", np.remainder, F(lo=-3.0, hi=3.0), F(away=0.5)),
+    ("fmod", np.fmod, F(lo=-3.0, hi=3.0), F(away=0.5)),
 ]
 for _name, _ref, _da, _db in BINARY:
     for _sa, _sb in BINARY_SHAPES:
@@ -300,6 +368,137 @@ row("mul", lambda x: x * x, lambda a: a * a, F(3), label="same_input")
 # integer arithmetic stays integer (forward only)
 row("add", operator.add, operator.add, I([1, 2, 3]), I([[4], [5]]), label="int")
 row("mul", operator.mul, operator.mul, I([1, -2, 3]), I(4), label="int")
+
+# ----------------------------------------------------------------------------- rounding division
+
+# floor_divide has no derivative (backward raises, as in PyTorch): forward rows only. div with a
+# rounding_mode is the primitive div_rounded, whose gradient is zero: finite differences of a
+# step are 0 away from its jumps (the draw keeps a / b off the integers).
+_DIV_MODES = [("floor", np.floor_divide), ("trunc", np_div_trunc)]
+
+
+def _div_mode(mode):
+    return lambda a, b: gg.div(a, b, rounding_mode=mode)
+
+
+for _sa, _sb in BINARY_SHAPES:
+    _args = (F(*_sa, lo=-3.0, hi=3.0), F(*_sb, away=0.5))
+    row("floor_divide", _G("floor_divide"), np.floor_divide, *_args, differentiable=False)
+    for _mode, _ref in _DIV_MODES:
+        row("div_rounded", _div_mode(_mode), _ref, *_args, label=f"{_mode}_{_label(_args)}")
+
+
+def _ifloordiv(x, y):
+    z = x.clone()
+    z //= y
+    return z
+
+
+def _imod(x, y):
+    z = x.clone()
+    z %= y
+    return z
+
+
+_A23, _B3 = F(2, 3, lo=-3.0, hi=3.0), F(3, away=0.5)
+_A23_AWAY = F(2, 3, away=0.5)
+# the operator, method, scalar and in-place spellings
+row("floor_divide", operator.floordiv, operator.floordiv, _A23, _B3, label="operator",
+    differentiable=False)
+row("floor_divide", lambda x, y: x.floor_divide(y), np.floor_divide, _A23, _B3, label="method",
+    differentiable=False)
+row("floor_divide", lambda x: x // 1.5, lambda a: a // 1.5, _A23, label="scalar",
+    differentiable=False)
+row("floor_divide", lambda x: 2.5 // x, lambda a: 2.5 // a, _A23_AWAY, label="rscalar",
+    differentiable=False)
+row("floor_divide", _ifloordiv, operator.floordiv, _A23, _B3, label="inplace",
+    differentiable=False)
+row("remainder", operator.mod, operator.mod, _A23, _B3, label="operator")
+row("remainder", lambda x, y: x.remainder(y), np.remainder, _A23, _B3, label="method")
+row("remainder", lambda x: x % 1.5, lambda a: a % 1.5, _A23, label="scalar")
+row("remainder", lambda x: x % -1.5, lambda a: a % -1.5, _A23, label="neg_scalar")
+row("remainder", lambda x: 2.5 % x, lambda a: 2.5 % a, _A23_AWAY, label="rscalar")
+# (in place: the gradient of the dividend only, which reads no input; the divisor's reads the
+# overwritten dividend, see the unary in-place rows)
+row("remainder", _imod, operator.mod, _A23, _B3, label="inplace", grad=(0,))
+row("remainder", lambda x, y: x.clone().remainder_(y), np.remainder, _A23, _B3,
+    label="inplace_method", grad=(0,))
+row("fmod", lambda x, y: x.fmod(y), np.fmod, _A23, _B3, label="method")
+row("fmod", lambda x: gg.fmod(x, 1.5), lambda a: np.fmod(a, 1.5), _A23, label="scalar")
+row("fmod", lambda x: x.fmod(-1.5), lambda a: np.fmod(a, -1.5), _A23, label="neg_scalar")
+row("fmod", lambda x, y: x.clone().fmod_(y), np.fmod, _A23, _B3, label="inplace", grad=(0,))
+for _mode, _ref in _DIV_MODES:
+    row("div_rounded", lambda x, y, _m=_mode: x.div(y, rounding_mode=_m), _ref, _A23, _B3,
+        label=f"{_mode}_method")
+    row("div_rounded", lambda x, _m=_mode: gg.div(x, 1.5, rounding_mode=_m),
+        lambda a, _r=_ref: _r(a, 1.5), _A23, label=f"{_mode}_scalar")
+    row("div_rounded", lambda x, _m=_mode: gg.div(2.5, x, rounding_mode=_m),
+        lambda a, _r=_ref: _r(2.5, a), _A23_AWAY, label=f"{_mode}_rscalar")
+    row("div_rounded", lambda x, y, _m=_mode: x.clone().div_(y, rounding_mode=_m), _ref, _A23,
+        _B3, label=f"{_mode}_inplace")
+
+# integers stay integers (int64 in, int64 out; int32 stays int32), with PyTorch's signs:
+# floor_divide and remainder round down (the remainder has the divisor's sign), fmod and
+# trunc round towards zero (the remainder has the dividend's sign)
+_IA, _IB = I([[7, -7, 5, -5, 0, 9]]), I([[2], [-3]])
+_IV = I([7, -7, 5, -5, 0])
+_I32 = C(np.array([7, -7, 5, -5, 0], dtype=np.int32))
+for _name, _fn, _ref in [
+    ("floor_divide", _G("floor_divide"), np.floor_divide),
+    ("remainder", _G("remainder"), np.remainder),
+    ("fmod", _G("fmod"), np.fmod),
+    ("div_rounded", _div_mode("floor"), np.floor_divide),
+    ("div_rounded", _div_mode("trunc"), np_div_trunc),
+]:
+    _tag = "" if _name != "div_rounded" else ("floor_" if _ref is np.floor_divide else "trunc_")
+    row(_name, _fn, _ref, _IA, _IB, label=f"{_tag}int", differentiable=False)
+    row(_name, lambda x, _f=_fn: _f(x, -3), lambda a, _r=_ref: _r(a, -3), _IV,
+        label=f"{_tag}int_neg_scalar", differentiable=False)
+    row(_name, lambda x, _f=_fn: _f(x, 2), lambda a, _r=_ref: _r(a, np.int32(2)), _I32,
+        label=f"{_tag}int32_scalar", differentiable=False)
+    row(_name, _fn, _ref, _IV, I(3), label=f"{_tag}int_0d", differentiable=False)
+row("floor_divide", operator.floordiv, operator.floordiv, _IA, _IB, label="int_operator",
+    differentiable=False)
+row("floor_divide", lambda x: 7 // x, lambda a: 7 // a, I([2, -3, 4, -5, 7]), label="int_rscalar",
+    differentiable=False)
+row("floor_divide", _ifloordiv, operator.floordiv, _IA, I([2, 2, -3, -3, 4, 4]),
+    label="int_inplace", differentiable=False)
+row("remainder", operator.mod, operator.mod, _IA, _IB, label="int_operator", differentiable=False)
+row("remainder", lambda x: 7 % x, lambda a: 7 % a, I([2, -3, 4, -5, 7]), label="int_rscalar",
+    differentiable=False)
+row("remainder", _imod, operator.mod, _IA, I([2, 2, -3, -3, 4, 4]), label="int_inplace",
+    differentiable=False)
+row("div_rounded", lambda y: gg.div(7, y, rounding_mode="trunc"), lambda b: np_div_trunc(7, b),
+    I([2, -3, 4, -5, 7]), label="trunc_int_rscalar", differentiable=False)
+
+# ----------------------------------------------------------------------------- binary maths
+
+for _name in ("atan2", "hypot", "logaddexp", "xlogy"):
+    _ref = dict(atan2=np.arctan2, hypot=np.hypot, logaddexp=np.logaddexp, xlogy=np_xlogy)[_name]
+    _a = F(2, 3, away=0.3)
+    _b = P(3) if _name == "xlogy" else F(3)
+    row(_name, lambda x, y, _n=_name: getattr(x, _n)(y), _ref, _a, _b, label="method")
+    # (forward only: each rule reads the overwritten input, see the unary in-place rows)
+    row(_name, lambda x, y, _n=_name: getattr(x.clone(), _n + "_")(y), _ref, _a, _b,
+        label="inplace", differentiable=False)
+row("atan2", _G("arctan2"), np.arctan2, F(2, 3, away=0.3), F(3), label="alias")
+row("atan2", lambda x, y: x.arctan2(y), np.arctan2, F(2, 3, away=0.3), F(3), label="alias_method")
+row("atan2", lambda x: gg.atan2(x, -1.5), lambda a: np.arctan2(a, -1.5), F(2, 3, away=0.3),
+    label="scalar")
+# every quadrant, and the axes (off the origin)
+row("atan2", _G("atan2"), np.arctan2, C([1.0, 1.0, -1.0, -1.0, 0.5, -0.5, 2.0]),
+    C([1.0, -1.0, 1.0, -1.0, 0.0, 0.0, 3.0]), label="quadrants")
+row("hypot", _G("hypot"), np.hypot, C([3.0, 1e200, -1e-200]), C([4.0, 1e200, 0.0]),
+    label="no_overflow", differentiable=False)
+row("logaddexp", _G("logaddexp"), np.logaddexp, C([1000.0, -1000.0, 0.0]),
+    C([1000.0, -1001.0, -800.0]), label="large")
+row("xlogy", lambda x: gg.xlogy(x, 2.5), lambda a: np_xlogy(a, 2.5), F(2, 3), label="scalar")
+# exact zeros in x: x log y is 0 there; its x-gradient is log y where y > 0 (PyTorch's rule,
+# and the finite difference: x log y is smooth in x)
+row("xlogy", _G("xlogy"), np_xlogy, C([[0.0, 1.5, 0.0], [-0.5, 0.0, 2.0]]), P(2, 3),
+    label="x_zero")
+row("xlogy", _G("xlogy"), np_xlogy, C([0.0, 0.0, 1.0, 0.0, 2.0, 0.0]),
+    C([0.0, math.nan, math.nan, -1.0, 0.0, math.inf]), label="special", differentiable=False)
 
 row("pow_scalar", lambda x: gg.pow(x, 2.5), lambda a: a**2.5, P(3, 4))
 row("pow_scalar", lambda x: x**2.5, lambda a: a**2.5, P())

@@ -356,15 +356,18 @@ def pow(input, exponent, *, out=None):
 # ----------------------------------------------------------------------------- integer division
 
 
-def _check_divisor(xp, b):
-    if b.dtype.kind in "biu" and bool(xp.any(b == 0)):
-        raise ZeroDivisionError("integer division by zero")
+def _is_int(v):
+    """An integer (or bool) array, or a Python int: the operands of an integer division."""
+    dt = getattr(v, "dtype", None)
+    return dt.kind in "biu" if dt is not None else isinstance(v, int)
 
 
 def _divmod_fwd(fn):
+    # Either operand may be a Python scalar: it stays one (weak, as in PyTorch: a float32
+    # tensor // 2.5 is float32), and only an integer division checks for a zero divisor.
     def fwd(xp, a, b, *params):
-        b = xp.asarray(b)
-        _check_divisor(xp, b)
+        if _is_int(a) and _is_int(b) and bool(xp.any(xp.asarray(b) == 0)):
+            raise ZeroDivisionError("integer division by zero")
         return fn(xp, a, b, *params)
     return fwd
 
@@ -372,7 +375,7 @@ def _divmod_fwd(fn):
 def _rounded_div(xp, a, b, mode):
     if mode == "floor":
         return xp.floor_divide(a, b)
-    if a.dtype.kind == "f" or b.dtype.kind == "f":
+    if not (_is_int(a) and _is_int(b)):
         return xp.trunc(xp.true_divide(a, b)).astype(xp.result_type(a, b), copy=False)
     q = xp.floor_divide(a, b)  # exact for integers: floor, then up where the signs differ
     return xp.where((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)), q + 1, q)
@@ -468,14 +471,27 @@ logaddexp = _float_binary("logaddexp", "logaddexp",
 
 
 def _xlogy_fwd(xp, x, y):
-    r = x * xp.log(xp.where(x == 0, 1, y))
-    return xp.where(xp.isnan(y), y, r).astype(r.dtype, copy=False)
+    # x is a float array (the inputs are promoted); y may be a Python scalar, which must not
+    # widen the result (a float32 x with y = 2.5 stays float32).
+    r = x * xp.log(xp.where(x == 0, 1, y).astype(x.dtype, copy=False))
+    return xp.where(xp.isnan(y), y, r).astype(x.dtype, copy=False)
 
 
-# d/dx x log y = log y, taken as 0 where x == 0 (PyTorch's xlogy(x != 0, y)); d/dy = x / y.
-xlogy = _float_binary("xlogy", _xlogy_fwd,
-                      (lambda F, a, b, out: F.xlogy(cast_like(F, a != 0, a), b),
-                       lambda F, a, b, out: a / b),
+def _xlogy_dx(F, a, b, out):
+    # d/dx x log y = log y, taken as 0 where x == 0 and y <= 0, as in PyTorch (since
+    # pytorch/pytorch#80770: x log y is smooth in x at x = 0 when y > 0). The log reads 1
+    # there, so that no inf or NaN reaches a second derivative.
+    if isinstance(b, (int, float)):  # a Python scalar y: log y is a number
+        if not b <= 0:  # (NaN too)
+            return math.log(b) if b > 0 else b
+        zero = F.zeros_like(a)
+        return F.where(a == 0, zero, zero + (-math.inf if b == 0 else math.nan))
+    zero = (a == 0) & (b <= 0)
+    return F.where(zero, 0.0, F.log(F.where(zero, 1.0, b)))
+
+
+# d/dy x log y = x / y.
+xlogy = _float_binary("xlogy", _xlogy_fwd, (_xlogy_dx, lambda F, a, b, out: a / b),
                       doc="input * log(other), 0 where input is 0 (NaN where other is NaN).")
 
 

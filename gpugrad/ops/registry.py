@@ -556,7 +556,7 @@ def _shapes(args, out):
 
 def _push_tangent(op, out, args, params):
     ts = tuple([getattr(a, "_fw", None) for a in args])
-    if not out.dtype.is_floating_point:
+    if all(t is None for t in ts) or not out.dtype.is_floating_point:
         return
     if op.jvp is None:
         if op.vjp is not None:
