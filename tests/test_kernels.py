@@ -1,29 +1,114 @@
-"""CUDA kernels against the portable rules they override (skipped without a GPU), and the
-no-host-synchronisation guarantee of a training step on the GPU."""
+"""Device kernels against the portable forwards they override, and the no-host-synchronisation
+guarantee of a training step on the GPU.
+
+Kernels are declared on registry entries (``defop(..., kernels={"cuda": fn})``) and switched
+off with ``gpugrad.ops.registry.use_kernels(False)``: every op-table row of every op with a
+kernel runs both ways on the GPU (skipped without one). The declarations and the switch are
+also checked on the CPU.
+"""
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
+from op_table import CASES
 
 import gpugrad as gg
 import gpugrad.nn.functional as F
 from gpugrad.ops import fused
+from gpugrad.ops.registry import OPS, use_kernels
 
-pytestmark = pytest.mark.cuda
+cuda = pytest.mark.cuda
+
+# The registry entries that declare a device kernel, and their op-table rows.
+KERNEL_OPS = sorted(name for name, op in OPS.items() if op.kernels)
+KERNEL_ROWS = [c for c in CASES if c.name in KERNEL_OPS]
+DTYPES = [pytest.param(np.float64, id="float64"), pytest.param(np.float32, id="float32")]
 
 
 def _cupy():
     return pytest.importorskip("cupy")
 
 
+def _to_np(t) -> np.ndarray:
+    return np.asarray(t.detach().cpu().numpy())
+
+
+def _run(case, device, dtype, kernels: bool):
+    """The row's float outputs and the reverse-mode gradients of its grad inputs (for fixed
+    random cotangents), as NumPy arrays, with the device kernels on or off."""
+    rng = np.random.default_rng(zlib.crc32(case.id.encode()))
+    arrays = [a.draw(rng, dtype) for a in case.args]
+    idx = case.grad_args
+    use_kernels(kernels)
+    try:
+        xs = [gg.tensor(np.asarray(a), device=device, requires_grad=i in idx)
+              for i, a in enumerate(arrays)]
+        outs = case.fn(*xs)
+        outs = [o for o in (outs if isinstance(outs, (tuple, list)) else [outs])
+                if o.dtype.is_floating_point]
+        values = [_to_np(o) for o in outs]
+        grads = []
+        if idx:
+            us = [gg.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=device)
+                  for o in outs]
+            gs = gg.autograd.grad(outs, [xs[i] for i in idx], grad_outputs=us, allow_unused=True)
+            grads = [None if g is None else _to_np(g) for g in gs]
+    finally:
+        use_kernels(True)
+    return values, grads
+
+
+def _compare(case, device, dtype):
+    (v_on, g_on), (v_off, g_off) = (_run(case, device, dtype, k) for k in (True, False))
+    rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-5)
+    assert len(v_on) == len(v_off) and len(g_on) == len(g_off)
+    for what, on, off in [("output", v_on, v_off), ("gradient", g_on, g_off)]:
+        for i, (a, b) in enumerate(zip(on, off)):
+            if a is None or b is None:
+                assert a is None and b is None, f"{what} {i}: None with kernels on xor off"
+                continue
+            assert a.dtype == b.dtype == np.dtype(dtype), f"{what} {i}: {a.dtype} vs {b.dtype}"
+            scale = max(float(np.max(np.abs(b), initial=0.0)), 1.0)
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol * scale, equal_nan=True,
+                                       err_msg=f"{what} {i}: kernels on vs off")
+
+
+@cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", KERNEL_ROWS, ids=[c.id for c in KERNEL_ROWS])
+def test_kernels_match_the_portable_forwards_on_every_row(cuda_device, case, dtype):
+    """Every op-table row of every op with a kernel: values and gradients with the kernels on
+    equal those with them off (the portable forwards)."""
+    _compare(case, cuda_device, dtype)
+
+
+def test_kernel_declarations_and_the_switch_on_the_cpu():
+    bad = [f"{name}: kernel key {key!r} (expected 'cpu' or 'cuda')"
+           for name, op in OPS.items() for key in op.kernels if key not in ("cpu", "cuda")]
+    bad += [f"{name}: kernels[{key!r}] = {fn!r} is not callable"
+            for name, op in OPS.items() for key, fn in op.kernels.items() if not callable(fn)]
+    assert not bad, "bad kernel declarations:\n" + "\n".join(bad)
+    assert "linear_mse" in KERNEL_OPS and callable(OPS["linear_mse"].kernels["cuda"])
+    rows = [c for c in CASES if c.name == "linear_mse"]
+    assert rows, "no linear_mse rows in tests/op_table.py"
+    for case in rows:
+        for dtype in (np.float64, np.float32):
+            _compare(case, "cpu", dtype)
+    op = OPS["linear_mse"]
+    assert op.np_impl is op.impl(np.ndarray), "use_kernels(True) left a stale CPU forward"
+
+
+@cuda
 @pytest.mark.parametrize("dtype,rtol", [("float32", 2e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("n,d", [(10007, 37), (4096, 128), (3, 1), (1, 300)])
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize("keep_r", [False, True])
 def test_linear_mse_kernel_matches_the_portable_sweep(cuda_device, dtype, rtol, n, d, with_bias,
                                                        keep_r):
-    from gpugrad.kernels import linear_mse as kernel
+    from gpugrad.ops.kernels import linear_mse as kernel
 
     cp = _cupy()
     rng = np.random.default_rng(n * 1000 + d)  # fresh, non-zero data for each case
@@ -44,20 +129,68 @@ def test_linear_mse_kernel_matches_the_portable_sweep(cuda_device, dtype, rtol, 
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale)
 
 
-def test_linear_mse_on_cuda_uses_the_kernel_and_falls_back_where_it_must(cuda_device):
+def _functions(f) -> list:
+    """`f` and the functions in its closure cells, recursively (what a forward wraps)."""
+    seen, todo = [], [f]
+    while todo:
+        g = todo.pop()
+        if callable(g) and not any(g is s for s in seen):
+            seen.append(g)
+            for cell in getattr(g, "__closure__", None) or ():
+                try:
+                    todo.append(cell.cell_contents)
+                except ValueError:  # an empty cell
+                    pass
+    return seen
+
+
+@cuda
+def test_linear_mse_on_cuda_uses_the_kernel_and_falls_back_where_it_must(cuda_device,
+                                                                         monkeypatch):
+    from gpugrad.ops.kernels import linear_mse as kernel
+
     cp = _cupy()
+    op = OPS["linear_mse"]
+    # with kernels on, the forward for CuPy arrays is the declared kernel, not the portable one
+    on = op.impl(cp.ndarray)
+    try:
+        use_kernels(False)
+        off = op.impl(cp.ndarray)
+    finally:
+        use_kernels(True)
+    assert on is not off
+    assert any(f is op.kernels["cuda"] for f in _functions(on)), "kernel not in the forward"
+    assert not any(f is op.kernels["cuda"] for f in _functions(off)), "kernel used while off"
+    assert any(f is op.fwd for f in _functions(off)), "kernels off: not the portable forward"
+    assert op.impl(cp.ndarray) is not off, "use_kernels(True) did not switch the kernel back"
+
+    launches = []  # one per kernel launch (`_kernel` fetches the compiled kernel to launch)
+    real = kernel._kernel
+    monkeypatch.setattr(kernel, "_kernel", lambda *a: launches.append(1) or real(*a))
     rng = np.random.default_rng(7)
     X = gg.tensor(rng.standard_normal((500, 16)), device="cuda")
     # a column weight runs as a vector (the kernel); three outputs take the portable sweep
-    for w_shape, y_shape in [((16,), (500,)), ((16, 1), (500, 1)), ((16, 3), (500, 3))]:
+    for w_shape, y_shape, kernel_launches in [((16,), (500,), 1), ((16, 1), (500, 1), 1),
+                                              ((16, 3), (500, 3), 0)]:
+        launches.clear()
         w = gg.tensor(rng.standard_normal(w_shape), device="cuda", requires_grad=True)
         y = gg.tensor(rng.standard_normal(y_shape), device="cuda")
         F.linear_mse_loss(X, w, y).backward()
+        assert len(launches) == kernel_launches, f"weight {w_shape}: {len(launches)} launches"
         (ref,) = gg.autograd.grad(F.mse_loss(X @ w, y), w)
         np.testing.assert_allclose(w.grad.cpu().numpy(), ref.cpu().numpy(), rtol=1e-10)
-    assert fused.KERNELS[cp.ndarray].func.__module__ == "gpugrad.kernels.linear_mse"
+    # with kernels off, the kernel is not launched
+    launches.clear()
+    try:
+        use_kernels(False)
+        w = gg.tensor(rng.standard_normal(16), device="cuda", requires_grad=True)
+        F.linear_mse_loss(X, w, gg.tensor(rng.standard_normal(500), device="cuda")).backward()
+    finally:
+        use_kernels(True)
+    assert not launches, "use_kernels(False): the CUDA kernel still ran"
 
 
+@cuda
 def test_training_steps_on_cuda_do_not_synchronise_with_the_host(cuda_device):
     """Forward, backward and optimizer steps queue GPU work only: CuPy raises on any sync."""
     _cupy()
