@@ -204,15 +204,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if gi is None or m is None:
                     continue
                 if type(m) is Node:
-                    b = buffers.get(m)
-                    if b is None:
+                    if m in buffers:
+                        buffers[m] = buffers[m] + gi
+                    else:
                         buffers[m] = gi
                         heappush(heap, (-m.seq, m))
-                    else:
-                        buffers[m] = b + gi
+                elif m in leaves:
+                    leaves[m] = leaves[m] + gi
                 else:
-                    b = leaves.get(m)
-                    leaves[m] = gi if b is None else b + gi
+                    leaves[m] = gi
 
         for t, g in leaves.items():
             hooks = getattr(t, "_hooks", None)

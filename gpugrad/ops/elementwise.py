@@ -36,7 +36,8 @@ def _unary_rules(d, uses):
     else:
         def vjp(F, g, args, out, n):
             x = args[0] if args is not None else None
-            dv = d(F, x, out, *n.params)
+            params = n.params
+            dv = d(F, x, out, *params) if params else d(F, x, out)
             if F.builds_graph or g.size < IN_PLACE_MIN:
                 return (g * dv,)
             return (F.times(g, dv, x, out),)

@@ -301,7 +301,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                         r = impl(xd, *params) if params else impl(xd)
                     except Exception as exc:
                         raise op_error(op.name, exc, args) from None
-                    if type(r) is not tx:  # NumPy gives scalars for 0-d results
+                    if type(r) is not tx and type(r) not in _XP:  # NumPy: scalars for 0-d results
                         r = _XP[tx].asarray(r)
                     t = _new(Tensor)
                     t._data = r
@@ -333,7 +333,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                         r = impl(ad, bd, *params) if params else impl(ad, bd)
                     except Exception as exc:
                         raise op_error(op.name, exc, args) from None
-                    if type(r) is not tx:
+                    if type(r) is not tx and type(r) not in _XP:
                         r = _XP[tx].asarray(r)
                     t = _new(Tensor)
                     t._data = r
@@ -346,7 +346,23 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                     if fw_levels[0]:
                         _push_tangent(op, t, args, params)
                     return t
+    elif out is not None and op.writes_out and not state.grad_enabled and not fw_levels[0]:
+        # In place with nothing to record (an optimizer's update): straight into the storage.
+        target = out.tensor if type(out) is Target else out
+        if type(target._data) is _ndarray:
+            arrays = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    if type(a._data) is not _ndarray:
+                        break
+                    arrays.append(a._data)
+                else:
+                    arrays.append(a)
+            else:
+                name = out.name if type(out) is Target else op.name + "_"
+                return _write(name, op.np_impl, arrays, params, args, target, True)
     first = None
+    rg = False
     for a in args:
         if isinstance(a, Tensor):
             if first is None:
@@ -354,6 +370,8 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
             elif type(a._data) is not type(first._data) or (
                     type(first._data) is not _ndarray and not B.same_device(a._data, first._data)):
                 raise device_error(op.name, first, a)
+            if a._rg:
+                rg = True
     if first is None:
         raise TypeError(f"{op.name}: expected a tensor, got "
                         f"{', '.join(type(a).__name__ for a in args)}")
@@ -363,10 +381,10 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     elif op.floating and first._data.dtype.kind != "f":
         args = tuple(a.to(B.get_default_dtype()) if isinstance(a, Tensor) else a for a in args)
         first = args[0]
-    impl = op.impls.get(type(first._data)) or op.impl(type(first._data))
+    tx = type(first._data)
+    impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-    record = op.vjp is not None and state.grad_enabled and any(
-        isinstance(a, Tensor) and a._rg for a in args)
+    record = rg and op.vjp is not None and state.grad_enabled
     tangents = fw_levels[0] and any(getattr(a, "_fw", None) is not None for a in args)
     if out is not None:
         name = op.name + "_"
@@ -388,8 +406,8 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     residuals = None
     if op.residuals:
         r, residuals = r
-    if type(r) is not _ndarray and type(r) not in _XP:  # NumPy gives scalars for 0-d results
-        r = _XP[type(first._data)].asarray(r)
+    if type(r) is not tx and type(r) not in _XP:  # NumPy: scalars for 0-d results
+        r = _XP[tx].asarray(r)
     t = wrap(r)
     if record and (op.float_out or r.dtype in _FLOATS):
         _record(op, t, args, params, residuals)
