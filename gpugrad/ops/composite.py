@@ -10,14 +10,12 @@ from .registry import public
 from .shape import broadcast_shapes
 
 
-@public("Activations")
-def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
-    """log(softmax(x)) along `dim`, computed stably as x - logsumexp(x)."""
+def _log_softmax(name, input, dim, dtype):
     if dtype is not None:
         input = input.to(dtype)
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
-    d = norm_dim(_name, dim, input._data.ndim)
+    d = norm_dim(name, dim, input._data.ndim)
     # Shift by the (detached) max first, then take the log-sum of the shifted values: the
     # rounding of a large max never reaches the result, as it would in x - logsumexp(x).
     m = amax(input.detach(), d, keepdim=True)
@@ -26,9 +24,15 @@ def log_softmax(input, dim, dtype=None, *, _name="log_softmax"):
 
 
 @public("Activations")
+def log_softmax(input, dim, dtype=None):
+    """log(softmax(x)) along `dim`, computed stably as x - logsumexp(x)."""
+    return _log_softmax("log_softmax", input, dim, dtype)
+
+
+@public("Activations")
 def softmax(input, dim, dtype=None):
     """exp(x) / sum(exp(x)) along `dim`, computed without overflow."""
-    return log_softmax(input, dim, dtype, _name="softmax").exp()
+    return _log_softmax("softmax", input, dim, dtype).exp()
 
 
 @public("Arithmetic")

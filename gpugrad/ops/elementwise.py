@@ -9,6 +9,7 @@ modes, any order (PyTorch's ``auto_element_wise``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from .. import backend as B
 from ..core.tensor import Tensor
@@ -56,7 +57,8 @@ def unary_op(name, fwd, d, uses="x", *, floating=True, node_name=None):
                  save_out=uses in ("out", "both"), floating=floating, node_name=node_name)
 
 
-def unary(name, fwd, d, uses="x", *, floating=True, group="Elementwise", aliases=(), doc=""):
+def unary(name, fwd, d, uses="x", *, floating=True, group="Elementwise", aliases=(),
+          doc="") -> Callable[..., Tensor]:
     """`unary_op`, and its public function ``gpugrad.<name>(input, *, out=None)`` declared with
     a Tensor method, an in-place variant and `aliases`; returns the public function."""
     op = unary_op(name, fwd, d, uses, floating=floating)
@@ -440,7 +442,7 @@ def fmod(input, other, *, out=None):
 
 
 def _float_binary(name, fwd, d, doc, *, save="all", save_out=False, aliases=(),
-                  group="Elementwise"):
+                  group="Elementwise") -> Callable[..., Tensor]:
     op = binary(name, fwd, d, save=save, save_out=save_out)
 
     def fn(input, other, *, out=None):
@@ -620,7 +622,8 @@ def to_dtype(input, dtype):
 # ----------------------------------------------------------------------------- no gradient
 
 
-def _comparison(name, fwd, doc, aliases=(), group="Comparison and logic", n_in=2):
+def _comparison(name, fwd, doc, aliases=(), group="Comparison and logic",
+                n_in=2) -> Callable[..., Tensor]:
     op = defop(name, fwd, nin=n_in, promote=(0, 1) if n_in == 2 else None)
     if n_in == 1:
         def fn(input):
@@ -649,7 +652,7 @@ isfinite = _comparison("isfinite", "isfinite",
                        "True where the value is neither NaN nor infinite.", n_in=1)
 
 
-def _bitwise(name):
+def _bitwise(name) -> Callable[..., Tensor]:
     op = defop(name, name, nin=2, promote=(0, 1))
 
     def fn(input, other):

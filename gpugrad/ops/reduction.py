@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
 from .. import backend as B
@@ -205,7 +206,7 @@ def _argfwd(fn):
     return fwd
 
 
-def _index_reduce(name):
+def _index_reduce(name) -> Callable[..., Tensor]:
     op = defop(name, _argfwd(name))
 
     def fn(input, dim=None, keepdim=False):
@@ -225,7 +226,7 @@ argmax = _index_reduce("argmax")
 argmin = _index_reduce("argmin")
 
 
-def _bool_reduce(name):
+def _bool_reduce(name) -> Callable[..., Tensor]:
     op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(x, axis=dims, keepdims=keepdim))
 
     def fn(input, dim=None, keepdim=False):
@@ -287,7 +288,7 @@ def logsumexp(input, dim, keepdim=False):
                                              if i not in dims))
 
 
-def _extreme(name, full, binary, arg):
+def _extreme(name, full, binary, arg) -> Callable[..., Any]:
     def fn(input, dim=None, keepdim=False) -> Any:
         if dim is None:
             return full(input)

@@ -348,7 +348,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                     return t
     elif out is not None and op.writes_out and not state.grad_enabled and not fw_levels[0]:
         # In place with nothing to record (an optimizer's update): straight into the storage.
-        target = out.tensor if type(out) is Target else out
+        target: Tensor = out.tensor if isinstance(out, Target) else out
         if type(target._data) is _ndarray:
             arrays = []
             for a in args:
@@ -359,7 +359,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                 else:
                     arrays.append(a)
             else:
-                name = out.name if type(out) is Target else op.name + "_"
+                name = out.name if isinstance(out, Target) else op.name + "_"
                 return _write(name, op.np_impl, arrays, params, args, target, True)
     first = None
     rg = False
@@ -606,7 +606,10 @@ def array_math(array_type) -> ArrayMath:
     """The namespace of raw arrays of `array_type` (NumPy or CuPy; their scalars too)."""
     F = _ARRAY.get(array_type)
     if F is None:
-        xp = _XP.get(array_type) or (B.numpy if issubclass(array_type, B.numpy.generic)
-                                     else B.xp_of(array_type))
+        xp = _XP.get(array_type)
+        if xp is None:
+            if not issubclass(array_type, B.numpy.generic):
+                raise TypeError(f"backward: a rule returned a {array_type.__name__}, not an array")
+            xp = B.numpy
         F = _ARRAY[array_type] = ArrayMath(xp, OPS)
     return F
