@@ -290,6 +290,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     # Fast paths (one tensor; two tensors of one dtype on the CPU, or a tensor and a float):
     # the general path below, without the loops that find and reconcile the tensors.
     if out is None and op.plain:
+        impl = None
         if len(args) == 1:
             x = args[0]
             if isinstance(x, Tensor):
@@ -297,23 +298,8 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                 if not op.floating or xd.dtype in _FLOATS:
                     tx = type(xd)
                     impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
-                    try:
-                        r = impl(xd, *params) if params else impl(xd)
-                    except Exception as exc:
-                        raise op_error(op.name, exc, args) from None
-                    if type(r) is not tx and type(r) not in _XP:  # NumPy: scalars for 0-d results
-                        r = _XP[tx].asarray(r)
-                    t = _new(Tensor)
-                    t._data = r
-                    t.grad_fn = None
-                    t._rg = False
-                    t._vc = [0]
-                    if x._rg and op.vjp is not None and state.grad_enabled and (
-                            op.float_out or r.dtype in _FLOATS):
-                        _record(op, t, args, params, None)
-                    if fw_levels[0]:
-                        _push_tangent(op, t, args, params)
-                    return t
+                    arrays = (xd,)
+                    rg = x._rg
         elif len(args) == 2:
             a, b = args
             if isinstance(a, Tensor):
@@ -321,31 +307,32 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                 tx = type(ad)
                 if isinstance(b, Tensor):
                     bd = b._data
-                    ok = type(bd) is tx is _ndarray and bd.dtype == ad.dtype
-                    rg = a._rg or b._rg
-                else:
+                    if type(bd) is tx is _ndarray and bd.dtype == ad.dtype:
+                        impl = op.np_impl
+                        rg = a._rg or b._rg
+                elif type(b) is float and ad.dtype in _FLOATS:
                     bd = b
-                    ok = type(b) is float and ad.dtype in _FLOATS
-                    rg = a._rg
-                if ok:
                     impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
-                    try:
-                        r = impl(ad, bd, *params) if params else impl(ad, bd)
-                    except Exception as exc:
-                        raise op_error(op.name, exc, args) from None
-                    if type(r) is not tx and type(r) not in _XP:
-                        r = _XP[tx].asarray(r)
-                    t = _new(Tensor)
-                    t._data = r
-                    t.grad_fn = None
-                    t._rg = False
-                    t._vc = [0]
-                    if rg and op.vjp is not None and state.grad_enabled and (
-                            op.float_out or r.dtype in _FLOATS):
-                        _record(op, t, args, params, None)
-                    if fw_levels[0]:
-                        _push_tangent(op, t, args, params)
-                    return t
+                    rg = a._rg
+                arrays = (ad, bd)
+        if impl is not None:
+            try:
+                r = impl(*arrays, *params) if params else impl(*arrays)
+            except Exception as exc:
+                raise op_error(op.name, exc, args) from None
+            if type(r) is not tx and type(r) not in _XP:  # NumPy: scalars for 0-d results
+                r = _XP[tx].asarray(r)
+            t = _new(Tensor)
+            t._data = r
+            t.grad_fn = None
+            t._rg = False
+            t._vc = [0]
+            if rg and op.vjp is not None and state.grad_enabled and (
+                    op.float_out or r.dtype in _FLOATS):
+                _record(op, t, args, params, None)
+            if fw_levels[0]:
+                _push_tangent(op, t, args, params)
+            return t
     elif out is not None and op.writes_out and not state.grad_enabled and not fw_levels[0]:
         # In place with nothing to record (an optimizer's update): straight into the storage.
         target: Tensor = out.tensor if isinstance(out, Target) else out
