@@ -21,7 +21,7 @@ under ``create_graph`` or forward mode, so that the same formula is differentiab
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import backend as B
 from ..core.node import Node, sequence, user_frame
@@ -289,6 +289,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     """
     # Fast paths (one tensor; two tensors of one dtype on the CPU, or a tensor and a float):
     # the general path below, without the loops that find and reconcile the tensors.
+    arrays: Any
     if out is None and op.plain:
         impl = None
         if len(args) == 1:
@@ -309,12 +310,12 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
                     bd = b._data
                     if type(bd) is tx is _ndarray and bd.dtype == ad.dtype:
                         impl = op.np_impl
+                        arrays = (ad, bd)
                         rg = a._rg or b._rg
                 elif type(b) is float and ad.dtype in _FLOATS:
-                    bd = b
                     impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
+                    arrays = (ad, b)
                     rg = a._rg
-                arrays = (ad, bd)
         if impl is not None:
             try:
                 r = impl(*arrays, *params) if params else impl(*arrays)
