@@ -337,7 +337,20 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     elif out is not None and op.writes_out and not state.grad_enabled and not fw_levels[0]:
         # In place with nothing to record (an optimizer's update): straight into the storage.
         target: Tensor = out.tensor if isinstance(out, Target) else out
-        if type(target._data) is _ndarray:
+        od = target._data
+        if type(od) is _ndarray:
+            if len(args) == 2 and not params:  # x.add_(y), x.mul_(0.9): no list, no unpacking
+                a, b = args
+                if a is target:
+                    b = b._data if isinstance(b, Tensor) else b
+                    if type(b) is _ndarray or type(b) is float:
+                        try:
+                            op.np_impl(od, b, out=od)
+                        except Exception as exc:
+                            name = out.name if isinstance(out, Target) else op.name + "_"
+                            raise _inplace_error(name, target, args, exc) from None
+                        target._vc[0] += 1
+                        return target
             arrays = []
             for a in args:
                 if isinstance(a, Tensor):
