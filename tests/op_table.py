@@ -746,6 +746,28 @@ row("index_add_zeros", lambda g: _iaz(g, (3,), 1), lambda g: np_index_add_zeros(
 row("index_add_zeros", lambda g, i: _iaz(g, (4, 3), _shape_ops().norm_index("getitem", g, (i,))),
     lambda g, i: np_index_add_zeros(g, (4, 3), (i,)), F(3, 3), I([0, 2, 0]), label="dup_index")
 
+# The base of an in-place write into a view (CopySlices) and its transpose, at the flat
+# positions of a strided view and of a transposed one.
+def _view_op(name, *args, pos, shape=None):
+    registry = importlib.import_module("gpugrad.ops.registry")
+    p = gg.backend.xp_of(args[0]._data).asarray(pos)
+    return registry.apply(registry.OPS[name], args, (p,) if shape is None else (p, shape))
+
+
+def np_view_scatter(b, s, pos):
+    out = b.copy()
+    out.reshape(-1)[pos] = s
+    return out
+
+
+_POS = {"strided": np.arange(12).reshape(3, 4)[1:, ::2], "transposed": np.arange(6).reshape(2, 3).T}
+for _label_, _pos in _POS.items():
+    _b = (3, 4) if _label_ == "strided" else (2, 3)
+    row("view_scatter", lambda b, s, _p=_pos: _view_op("view_scatter", b, s, pos=_p),
+        lambda b, s, _p=_pos: np_view_scatter(b, s, _p), F(*_b), F(*_pos.shape), label=_label_)
+    row("view_take", lambda x, _p=_pos, _s=_b: _view_op("view_take", x, pos=_p, shape=_s),
+        lambda a, _p=_pos: a.reshape(-1)[_p], F(*_b), label=_label_)
+
 row("gather", lambda x, i: gg.gather(x, 1, i), lambda a, i: np_gather(a, 1, i), F(3, 4),
     I([[0, 3], [1, 1], [2, 0]]))
 row("gather", lambda x, i: x.gather(0, i), lambda a, i: np_gather(a, 0, i), F(3, 4),

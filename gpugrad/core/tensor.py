@@ -52,6 +52,39 @@ def wrap(data) -> Tensor:
     return t
 
 
+def make_view(out, x, step) -> Tensor:
+    """Make `out` a view of `x`: it shares x's version counter, and remembers its root base and
+    the steps ``(op, params)`` that make it from that base, so that an in-place change through
+    any view can rebuild the graph of the base and of every other live view (PyTorch's
+    CopySlices). The base keeps its views by weak reference."""
+    out._vc = x._vc
+    base = getattr(x, "_base", None)
+    if base is None:
+        out._base = base = x
+        out._view = (step,)
+    else:
+        out._base = base
+        out._view = x._view + (step,)
+    views = getattr(base, "_views", None)
+    if views is None:
+        base._views = [weakref.ref(out)]
+    else:
+        views.append(weakref.ref(out))
+        if not len(views) & 63:  # now and then, forget the views that died
+            views[:] = [r for r in views if r() is not None]
+    return out
+
+
+def live_views(base) -> list:
+    """The views of `base` that are still alive."""
+    views = getattr(base, "_views", None)
+    if not views:
+        return []
+    out = [v for v in (r() for r in views) if v is not None]
+    views[:] = [weakref.ref(v) for v in out]
+    return out
+
+
 class Tensor(TensorMethods):
     """A multi-dimensional array on a device, recorded for automatic differentiation.
 
@@ -69,9 +102,10 @@ class Tensor(TensorMethods):
 
     # _data: the array; _rg: requires_grad; _vc: version counter shared with views. Set only
     # when used (read with getattr): _grad; _fw, the forward-mode tangent; _hooks, a leaf's
-    # hooks; _name, a label for graph pictures; _base, the tensor a view looks into.
+    # hooks; _name, a label for graph pictures; _base, the root tensor a view looks into, and
+    # _view, the steps that make the view from it; _views, a base's views (weak).
     __slots__ = ("_data", "grad_fn", "_rg", "_vc", "_grad", "_fw", "_hooks", "_name", "_base",
-                 "__weakref__")
+                 "_view", "_views", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
 

@@ -95,7 +95,7 @@ def to(self, *args, **kwargs) -> Tensor:
 
 
 def _T(self):
-    return S.permute(self, *reversed(range(self._data.ndim))) if self._data.ndim >= 2 else self
+    return S.permute(self, *reversed(range(self._data.ndim)))
 
 
 def _mT(self):

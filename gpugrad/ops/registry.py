@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from .. import backend as B
 from ..core.node import Node, sequence, user_frame
 from ..core.state import anomaly, current_level, fw_levels, state, track
-from ..core.tensor import Tensor, wrap
+from ..core.tensor import Tensor, live_views, wrap
 from .namespace import ArrayMath, TensorMath
 
 OPS: dict[str, Op] = {}
@@ -392,9 +392,8 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
         if type(out) is Target:
             out, name = out.tensor, out.name
         check_inplace(name, out, args)
-        if record or tangents:  # the out-of-place op on the old value, then written into out
-            args = tuple(out._alias() if a is out else a for a in args)
-            return commit(name, out, apply(op, args, params))
+        if record or tangents:
+            return _inplace_recorded(op, args, params, out, name)
         return _write(name, impl, arrays, params, args, out, op.writes_out)
     try:
         if op.with_needs:
@@ -430,11 +429,11 @@ def check_inplace(name, t, args=()):
             "wrap the update in `with gpugrad.no_grad():` (as optimizers do), or use an "
             "out-of-place op")
     base = getattr(t, "_base", None)
-    if base is not None and base._rg:
+    if base is not None and base.grad_fn is None and base._rg:
         raise RuntimeError(
-            f"{name}: in-place change of a view (of a tensor of shape {tuple(base.shape)} that "
-            "requires grad) is not supported; the change would not reach the base's graph. "
-            "Clone the view first, or build the new tensor out of place (e.g. with gpugrad.where)")
+            f"{name}: a view of a leaf tensor that requires grad (shape {tuple(base.shape)}) is "
+            "being used in an in-place operation; wrap the update in `with gpugrad.no_grad():`, "
+            "or clone the view first")
 
 
 def _write(name, impl, arrays, params, args, out, writes_out):
@@ -479,7 +478,8 @@ def _inplace_error(name, out, args, exc):
 
 
 def commit(name, target, r):
-    """Write result `r` into `target`'s storage and give `target` the node that made `r`."""
+    """Write result `r` into `target`'s storage and give `target` the node that made `r`; when
+    `target` is a view, its base (and every view of it) takes the graph of the write."""
     td = target._data
     try:
         _check_into(td, r._data)
@@ -487,6 +487,20 @@ def commit(name, target, r):
     except (TypeError, ValueError) as exc:
         raise _inplace_error(name, target, (r,), exc) from None
     target._vc[0] += 1
+    if r.dtype is not target.dtype and (r._rg or getattr(r, "_fw", None) is not None):
+        r = apply(OPS["to_dtype"], (r,), (target.dtype, r.dtype))
+    base = getattr(target, "_base", None)
+    if base is not None:
+        if r._rg or getattr(r, "_fw", None) is not None:
+            _rebase(base, target, r)
+        return target
+    _take_graph(target, r)
+    if getattr(target, "_views", None):
+        _refresh_views(target)
+    return target
+
+
+def _take_graph(target, r):
     if r.grad_fn is not None:
         target.grad_fn = r.grad_fn
         target._rg = True
@@ -494,7 +508,91 @@ def commit(name, target, r):
     if fw is not None:
         target._fw = fw
         track(target)
-    return target
+
+
+def _inplace_recorded(op, args, params, out, name):
+    """In place with a graph or tangents to record: the out-of-place op on the old value (on a
+    copy of it when the op's backward saves it, so that the write does not change what the
+    backward reads), written into `out` by `commit`."""
+    old = out._alias()
+    if op.save is not None:
+        needs = tuple([isinstance(a, Tensor) and a._rg for a in args])
+        if any(m and a is out for a, m in zip(args, op.mask(needs))):
+            old._data = out._data.copy()
+            old._vc = [0]
+    return commit(name, out, apply(op, tuple([old if a is out else a for a in args]), params))
+
+
+def _rebase(base, view, r):
+    """After `r` was written into `view`: `base` becomes ``base with the view's elements
+    replaced by r`` (PyTorch's CopySlices), and its views are rebuilt on that graph."""
+    old = base._alias()
+    args = (old, r)
+    params = (_positions(base, view._view),)
+    if r._rg and state.grad_enabled:
+        _record(VIEW_SCATTER, base, args, params, None)
+    if fw_levels[0]:
+        _push_tangent(VIEW_SCATTER, base, args, params)
+    _refresh_views(base)
+
+
+def _positions(base, steps):
+    """The flat positions in `base` of a view's elements, as an array of the view's shape:
+    the view's steps replayed on ``arange``, so any layout works."""
+    bd = base._data
+    pos = B.xp_of(bd).arange(bd.size).reshape(bd.shape)
+    for vop, vparams in steps:
+        pos = vop.impl(type(pos))(pos, *vparams)
+    return pos
+
+
+def _refresh_views(base):
+    """Give every live view of `base` the graph (and tangent) of its steps replayed on
+    `base`, so that later uses of a view see in-place changes made through the base or
+    another view."""
+    if not (base._rg or getattr(base, "_fw", None) is not None):
+        return
+    for v in live_views(base):
+        t = base
+        for vop, vparams in v._view:
+            t = apply(vop, (t,), vparams)
+        _take_graph(v, t)
+
+
+def _scatter_fwd(xp, base, src, pos):
+    out = base.copy()
+    out.reshape(-1)[pos] = src
+    return out
+
+
+def _scatter_vjp(F, g, args, out, n):
+    pos = n.params[0]
+    nb, nr = n.needs
+    gb = F.view_scatter(g, F.zeros(pos.shape, g), pos) if nb else None
+    return gb, (F.view_take(g, pos, tuple(g.shape)) if nr else None)
+
+
+def _scatter_jvp(F, ts, args, out, params):
+    tb, tr = ts
+    return F.view_scatter(F.zeros_like(args[0]) if tb is None else tb,
+                          F.zeros_like(args[1]) if tr is None else tr, *params)
+
+
+def _take_vjp(F, g, args, out, n):
+    pos, shape = n.params
+    return (F.view_scatter(F.zeros(shape, g), g, pos),)
+
+
+def _take_jvp(F, ts, args, out, params):
+    return F.view_take(ts[0], *params)
+
+
+# A base after an in-place write into one of its views: the base with the view's elements
+# (at flat positions `pos`) replaced. Linear in (base, src); its transpose takes the elements.
+VIEW_SCATTER = defop("view_scatter", _scatter_fwd, _scatter_vjp, _scatter_jvp, nin=2,
+                     node_name="CopySlices")
+VIEW_TAKE = defop("view_take", lambda xp, x, pos, shape: x.reshape(-1)[pos], _take_vjp,
+                  _take_jvp, node_name="AsStridedBackward0")
 
 
 def _record(op, out, args, params, residuals):

@@ -10,7 +10,7 @@ import builtins
 
 from .. import backend as B
 from ..core.dims import norm_dim, norm_dims, size_args
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, make_view
 from .elementwise import linear_op
 from .namespace import sum_to
 from .registry import apply, defop, public
@@ -25,14 +25,6 @@ def broadcast_shapes(name, *shapes):
     except ValueError:
         raise RuntimeError(f"{name}: shapes {' and '.join(str(tuple(s)) for s in shapes)} cannot "
                            "be broadcast together") from None
-
-
-def _share_storage(out, x):
-    """Make a view share its base's version counter (and remember the base)."""
-    out._vc = x._vc
-    base = getattr(x, "_base", None)
-    out._base = x if base is None else base
-    return out
 
 
 # ----------------------------------------------------------------------------- reshape
@@ -59,8 +51,8 @@ def reshape(input, *shape):
 def _reshape(name, input, shape):
     shape = size_args(name, shape)
     src = input._data.shape
-    if shape == src:
-        return input
+    if shape == src:  # a new tensor all the same: hooks go on the tensor the user holds
+        return make_view(apply(RESHAPE, (input,), (src, src)), input, (RESHAPE, (src, src)))
     size = input._data.size
     known = 1
     for s in shape:
@@ -74,7 +66,7 @@ def _reshape(name, input, shape):
         shape = tuple(size // known if s == -1 else s for s in shape)
     out = apply(RESHAPE, (input,), (shape, src))
     if B.xp_of(out._data).may_share_memory(out._data, input._data):
-        _share_storage(out, input)
+        make_view(out, input, (RESHAPE, (shape, src)))
     return out
 
 
@@ -82,7 +74,7 @@ def alias(input):
     """`input` as a new tensor object that shares its storage, version counter and (through a
     view node) its place in the graph: what forward AD's ``make_dual`` hands out."""
     shape = input._data.shape
-    return _share_storage(apply(RESHAPE, (input,), (shape, shape)), input)
+    return make_view(apply(RESHAPE, (input,), (shape, shape)), input, (RESHAPE, (shape, shape)))
 
 
 @public("Shape and indexing")
@@ -101,6 +93,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     e = norm_dim("flatten", end_dim, len(shp))
     if s > e:
         raise RuntimeError("flatten: start_dim cannot come after end_dim")
+    if s == e:  # nothing to merge: the tensor itself, as in PyTorch
+        return input
     n = 1
     for d in shp[s:e + 1]:
         n *= d
@@ -152,9 +146,7 @@ def permute(input, *dims):
     if len(perm) != nd or len(set(perm)) != nd:
         raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the "
                            f"{nd} dims of a tensor of shape {tuple(input._data.shape)}")
-    if perm == tuple(range(nd)):
-        return input
-    return _share_storage(apply(PERMUTE, (input,), (perm,)), input)
+    return make_view(apply(PERMUTE, (input,), (perm,)), input, (PERMUTE, (perm,)))
 
 
 @public("Shape and indexing", aliases=("swapaxes",))
@@ -162,7 +154,7 @@ def transpose(input, dim0, dim1):
     """Swap two dims (a view)."""
     nd = input._data.ndim
     if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
-        return input
+        return permute(input, *range(nd))
     a, b = norm_dim("transpose", dim0, nd), norm_dim("transpose", dim1, nd)
     perm = list(range(nd))
     perm[a], perm[b] = perm[b], perm[a]
@@ -176,7 +168,7 @@ def t(input):
     if input._data.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but it has "
                            f"{input._data.ndim}")
-    return transpose(input, 0, -1) if input._data.ndim == 2 else input
+    return transpose(input, 0, -1)
 
 
 @public("Shape and indexing")
@@ -209,14 +201,12 @@ def expand(input, *sizes):
                            f"or equal to the number of dimensions in the tensor ({len(src)})")
     lead = len(sizes) - len(src)
     shape = tuple(src[i - lead] if (s == -1 and i >= lead) else s for i, s in enumerate(sizes))
-    if shape == src:
-        return input
     for i, s in enumerate(src):
         if s != 1 and s != shape[i + lead]:
             raise RuntimeError(f"expand: the expanded size of the tensor ({shape[i + lead]}) must "
                                f"match the existing size ({s}) at non-singleton dimension "
                                f"{i + lead}; target sizes {list(sizes)}, tensor shape {tuple(src)}")
-    return _share_storage(apply(EXPAND, (input,), (shape, src)), input)
+    return make_view(apply(EXPAND, (input,), (shape, src)), input, (EXPAND, (shape, src)))
 
 
 @public("Shape and indexing")
@@ -488,9 +478,10 @@ GETITEM = linear_op("getitem", lambda xp, x, idx, shape: x[idx], _getitem_vjp)
 
 
 def _index(x, idx):
-    out = apply(GETITEM, (x,), (idx, x._data.shape))
+    params = (idx, x._data.shape)
+    out = apply(GETITEM, (x,), params)
     if _is_basic(idx):
-        _share_storage(out, x)
+        make_view(out, x, (GETITEM, params))
     return out
 
 
