@@ -474,7 +474,13 @@ def _getitem_vjp(F, g, args, out, n):
     return (F.index_add_zeros(g, shape, idx),)
 
 
-GETITEM = linear_op("getitem", lambda xp, x, idx, shape: x[idx], _getitem_vjp)
+def _getitem_fwd(xp, x, idx, shape):
+    r = x[idx]
+    # NumPy gives a scalar for an element: index with a trailing ... for a 0-d view instead
+    return r if isinstance(r, xp.ndarray) else x[(*idx, Ellipsis)]
+
+
+GETITEM = linear_op("getitem", _getitem_fwd, _getitem_vjp)
 
 
 def _index(x, idx):
