@@ -527,7 +527,9 @@ def _jvp(F, ts, args, out, params):
 def _project_jvp(F, ts, args, out, params):
     ctx, i = params
     t = ctx._tangents[i]
-    return None if t is None or t.dtype == out.dtype else t.to(out.dtype)
+    if t is None or t.dtype is out.dtype:
+        return t
+    return t.to(out.dtype)
 
 
 # ----------------------------------------------------------------------------- once_differentiable
