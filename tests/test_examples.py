@@ -161,3 +161,27 @@ def test_linear_regression_cuda():
     assert "device cuda" in out
     err_lstsq = float(line(out, r"max \|\[w, b\] - least squares\|").split("= ")[1])
     assert err_lstsq < 1e-8, out
+
+
+def test_legendre_fit():
+    out = run_example("legendre_fit.py", "--steps", "2000")
+    assert float(line(out, r"max \|P3' by hand").split("=")[1]) < 1e-12
+    losses = [float(v) for v in re.findall(rf"step\s+\d+\s+loss ({NUMBER})", out)]
+    assert len(losses) == 10 and all(b < a for a, b in zip(losses, losses[1:])), losses
+    first = float(line(out, r"initial loss = ").split("=")[1])
+    final = float(line(out, r"final loss = ").split("=")[1])
+    assert first == pytest.approx(461.9, abs=0.1)
+    assert final < 10.0  # the fit the tutorial reaches: y ~ -2.2 P3(0.255 x)
+    a, b, c, d = numbers(line(out, r"result: y = ").split("=")[1].replace("P3", "P"))
+    assert abs(a) < 1e-6 and abs(c) < 1e-6
+    assert b == pytest.approx(-2.2, abs=0.1) and d == pytest.approx(0.255, abs=0.01)
+
+
+def test_straight_through_clamp():
+    out = run_example("straight_through_clamp.py")
+    assert vector_after(out, "clamp(x, -1, 1)") == [-1, -0.5, 0.5, 1]
+    assert vector_after(out, "gradient of gpugrad.clamp") == [0, 1, 1, 0]
+    assert vector_after(out, "gradient of ClampSTE") == [1, 1, 1, 1]
+    assert numbers(line(out, r"gpugrad.clamp: w")) == [-3.0, -1.0]  # no gradient: stuck
+    w, y = numbers(line(out, r"ClampSTE: w"))
+    assert w == pytest.approx(0.5, abs=1e-3) and y == pytest.approx(0.5, abs=1e-3)

@@ -1,11 +1,13 @@
-"""Automatic differentiation: backward, grad, grad modes, forward mode (``forward_ad``)."""
+"""Automatic differentiation: backward, grad, grad modes, forward mode (``forward_ad``), custom
+differentiable functions (``Function``)."""
 
 from __future__ import annotations
 
 from ..core.node import AccumulateGrad, Node
 from ..core.tensor import attach
-from . import forward_ad, functional
+from . import forward_ad, function, functional
 from .engine import run_backward
+from .function import Function
 from .grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -44,4 +46,4 @@ attach("backward", _tensor_backward)
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "forward_ad", "functional", "Node", "AccumulateGrad",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "run_backward",
-           "gradcheck", "gradgradcheck", "GradcheckError"]
+           "gradcheck", "gradgradcheck", "GradcheckError", "Function", "function"]
