@@ -5,9 +5,9 @@ Each transform takes a function and returns a function (``vjp`` and ``jvp`` eval
 They are built on the engine: reverse mode (`grad`, `vjp`, `jacrev`) runs ``autograd.grad`` on
 fresh inputs that require grad; forward mode (`jvp`, `jacfwd`) pushes dual tensors through the
 ops' jvp rules (``autograd.forward_ad``). Transforms compose: ``grad(grad(f))``,
-``jvp(grad(f), ...)`` (forward over reverse), ``jacfwd(jacrev(f))``, ``grad`` of ``jvp``.
-Forward over forward (``jacfwd(jacfwd(f))``, ``jvp`` of ``jvp``) needs nested dual levels,
-which gpugrad does not support: it raises.
+``jvp(grad(f), ...)`` (forward over reverse), ``jacfwd(jacrev(f))``, ``grad`` of ``jvp``, and
+forward over forward (``jacfwd(jacfwd(f))``, ``jvp`` of ``jvp``: each forward transform opens
+its own, nested dual level).
 
 Inputs and outputs may be tensors or nested tuples, lists and dicts of tensors (pytrees).
 At the top level, results are cut from the graph the transform built for itself; they stay
@@ -427,7 +427,7 @@ def jvp(func, primals, tangents, has_aux=False):
 
     `primals` and `tangents` are tuples (of tensors or nests of tensors) of the same structure.
     Returns ``(output, jvp_out)``, or ``(output, jvp_out, aux)`` with ``has_aux=True``. It opens
-    a forward-AD level, so it cannot run inside another `jvp` or `jacfwd`.
+    its own forward-AD level, so it nests: ``jvp`` of ``jvp`` gives second derivatives.
 
     Example::
 
@@ -461,8 +461,9 @@ def jvp(func, primals, tangents, has_aux=False):
 def jacfwd(func, argnums=0, has_aux=False):
     """The Jacobian of `func` w.r.t. argument `argnums` by forward mode: a jvp per input element.
 
-    Same layout as `jacrev`: ``output.shape + input.shape``. It opens forward-AD levels, so
-    ``jacfwd(jacfwd(f))`` raises; ``jacfwd(jacrev(f))`` works.
+    Same layout as `jacrev`: ``output.shape + input.shape``. It opens its own forward-AD
+    levels, so it composes with every transform: ``jacfwd(jacfwd(f))`` and
+    ``jacfwd(jacrev(f))`` are Hessians.
 
     Example::
 

@@ -11,7 +11,7 @@ from heapq import heapify, heappop, heappush
 
 from .. import backend as B
 from ..core.node import FREED, Node
-from ..core.state import anomaly, current_level, fw_levels, state
+from ..core.state import anomaly, duals, fw_levels, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
@@ -70,9 +70,12 @@ def _saved_out(n):
     """The op's output, rebuilt on node `n` (so that a graph built now runs through it)."""
     t = wrap(n.out_data)
     t._vc = n.out_vc
-    fw = n.out_fw
-    if fw is not None and fw[0] is not None and fw[0] is current_level():
-        t._fw = fw[1]
+    if n.out_fw is not None:  # the tangents of the levels that made them and are still open
+        tokens, fw = n.out_fw
+        fw = {k: v for k, v in fw.items() if k < len(duals) and duals[k] is tokens[k]}
+        if fw:
+            t._fw = fw
+            track_all(t)
     if state.grad_enabled:
         t.grad_fn = n
         t._rg = True

@@ -17,11 +17,19 @@ class _State(threading.local):
 
 state = _State()
 
-# Open forward-AD levels (process-wide, as in PyTorch); tangents are looked at only when > 0.
+# Forward-AD levels (process-wide, as in PyTorch) are numbered 0, 1, ... from the outermost.
+# A tensor's tangents are a dict ``_fw = {level: tangent}``, never changed once set (a new
+# dict replaces it), and the tangent at level k carries tangents at levels < k only: the
+# mixed derivatives (nested dual numbers, the innermost level outermost, as in JAX).
+#
+# fw_levels[0]: how many levels ops see, 0 when none is open (the one check on the hot path).
+# It is len(duals), except inside the jvp rule of level k, which sees levels < k only.
 fw_levels = [0]
 
-# Per open level, the tensors given a tangent on it: id -> weak reference (a WeakSet would
-# compare tensors with ==), so that the level's exit can drop their tangents.
+# Per open level, its token (compared by identity: a node's saved tangents are reused only
+# on the very level that made them), which is also the record of the tensors given a tangent
+# on it: id -> weak reference (a WeakSet would compare tensors with ==), so that the level's
+# exit can drop their tangents.
 duals: list[dict] = []
 
 # Anomaly mode (process-wide, as in PyTorch): nodes keep the user's line that made them, and
@@ -29,12 +37,14 @@ duals: list[dict] = []
 anomaly = [False]
 
 
-def track(t) -> None:
-    """Remember a tensor that carries a tangent, so that the level's exit drops it."""
-    if duals and t._fw is not None:
-        duals[-1][id(t)] = weakref.ref(t)
+def track(t, level: int) -> None:
+    """Remember that `t` carries a tangent on `level`, so that the level's exit drops it."""
+    duals[level][id(t)] = weakref.ref(t)
 
 
-def current_level():
-    """The open forward-AD level's token (None outside ``dual_level``)."""
-    return duals[-1] if duals else None
+def track_all(t) -> None:
+    """`track` `t` on every open level where it carries a tangent (a copy of another's)."""
+    for k in t._fw:
+        if k < len(duals):
+            duals[k][id(t)] = weakref.ref(t)
+

@@ -18,6 +18,7 @@ from .. import backend as B
 from . import format as _format
 from .dims import norm_dim
 from .node import Handle
+from .state import track_all
 
 if TYPE_CHECKING:
     from ._tensor_methods import TensorMethods
@@ -101,9 +102,10 @@ class Tensor(TensorMethods):
     """
 
     # _data: the array; _rg: requires_grad; _vc: version counter shared with views. Set only
-    # when used (read with getattr): _grad; _fw, the forward-mode tangent; _hooks, a leaf's
-    # hooks; _name, a label for graph pictures; _base, the root tensor a view looks into, and
-    # _view, the steps that make the view from it; _views, a base's views (weak).
+    # when used (read with getattr): _grad; _fw, the forward-mode tangents by level
+    # ({level: tangent}); _hooks, a leaf's hooks; _name, a label for graph pictures; _base,
+    # the root tensor a view looks into, and _view, the steps that make the view from it;
+    # _views, a base's views (weak).
     __slots__ = ("_data", "grad_fn", "_rg", "_vc", "_grad", "_fw", "_hooks", "_name", "_base",
                  "_view", "_views", "__weakref__")
     __array_priority__ = 1000
@@ -250,8 +252,9 @@ class Tensor(TensorMethods):
         t.grad_fn = self.grad_fn
         t._rg = self._rg
         fw = getattr(self, "_fw", None)
-        if fw is not None:
+        if fw:
             t._fw = fw
+            track_all(t)
         return t
 
     # -------------------------------------------------------------- storage and metadata

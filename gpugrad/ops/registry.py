@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from .. import backend as B
 from ..core.node import Node, sequence, user_frame
-from ..core.state import anomaly, current_level, fw_levels, state, track
+from ..core.state import anomaly, duals, fw_levels, state, track, track_all
 from ..core.tensor import Tensor, live_views, wrap
 from .namespace import ArrayMath, TensorMath
 
@@ -386,7 +386,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     record = rg and op.vjp is not None and state.grad_enabled
-    tangents = fw_levels[0] and any(getattr(a, "_fw", None) is not None for a in args)
+    tangents = fw_levels[0] and any(getattr(a, "_fw", None) for a in args)
     if out is not None:
         name = op.name + "_"
         if type(out) is Target:
@@ -421,7 +421,7 @@ def check_inplace(name, t, args=()):
     grad (outside ``no_grad``), or of a view of a tensor that requires grad."""
     if not state.grad_enabled:
         return
-    if fw_levels[0] and any(getattr(a, "_fw", None) is not None for a in (t, *args)):
+    if fw_levels[0] and any(getattr(a, "_fw", None) for a in (t, *args)):
         return
     if t.grad_fn is None and t._rg:
         raise RuntimeError(
@@ -487,11 +487,11 @@ def commit(name, target, r):
     except (TypeError, ValueError) as exc:
         raise _inplace_error(name, target, (r,), exc) from None
     target._vc[0] += 1
-    if r.dtype is not target.dtype and (r._rg or getattr(r, "_fw", None) is not None):
+    if r.dtype is not target.dtype and (r._rg or getattr(r, "_fw", None)):
         r = apply(OPS["to_dtype"], (r,), (target.dtype, r.dtype))
     base = getattr(target, "_base", None)
     if base is not None:
-        if r._rg or getattr(r, "_fw", None) is not None:
+        if r._rg or getattr(r, "_fw", None):
             _rebase(base, target, r)
         return target
     _take_graph(target, r)
@@ -505,9 +505,9 @@ def _take_graph(target, r):
         target.grad_fn = r.grad_fn
         target._rg = True
     fw = getattr(r, "_fw", None)
-    if fw is not None:
+    if fw:
         target._fw = fw
-        track(target)
+        track_all(target)
 
 
 def _inplace_recorded(op, args, params, out, name):
@@ -550,7 +550,7 @@ def _refresh_views(base):
     """Give every live view of `base` the graph (and tangent) of its steps replayed on
     `base`, so that later uses of a view see in-place changes made through the base or
     another view."""
-    if not (base._rg or getattr(base, "_fw", None) is not None):
+    if not (base._rg or getattr(base, "_fw", None)):
         return
     for v in live_views(base):
         t = base
@@ -672,27 +672,38 @@ def _shapes(args, out):
 
 
 def _push_tangent(op, out, args, params):
-    ts = tuple([getattr(a, "_fw", None) for a in args])
-    if all(t is None for t in ts) or not out.dtype.is_floating_point:
+    """Give `out` its tangent on each visible level where an input carries one: level k's by
+    the jvp rule on tensors that show levels < k only (fw_levels[0] = k while it runs), from
+    the outermost in, so that the rule's own ops push the tangents of the outer levels onto
+    level k's tangent (the mixed derivatives) and no level sees another's perturbation."""
+    fws = [getattr(a, "_fw", None) for a in args]
+    if not any(fws) or not out.dtype.is_floating_point:
         return
-    if op.jvp is None:
-        if op.vjp is not None:
-            raise RuntimeError(f"{op.name}: no forward-mode (jvp) rule")
-        return
-    # The rule reads primal values: tangents of its inputs must not propagate again.
-    level = fw_levels[0]
-    fw_levels[0] = 0
-    try:
-        t = op.jvp(TENSOR, ts, args, out, params)
-    finally:
-        fw_levels[0] = level
-    if t is not None:
-        out._fw = t
-        track(out)
-        if op.save_out and out.grad_fn is not None:
-            # The engine rebuilds the output from the node: keep its tangent there too, so
-            # that forward-over-reverse sees it.
-            out.grad_fn.out_fw = (current_level(), t)
+    n = fw_levels[0]
+    fw: dict = {}
+    for k in range(n):
+        ts = tuple([f.get(k) if f else None for f in fws])
+        for t in ts:
+            if t is not None:
+                break
+        else:
+            continue
+        if op.jvp is None:
+            if op.vjp is not None:
+                raise RuntimeError(f"{op.name}: no forward-mode (jvp) rule")
+            return
+        fw_levels[0] = k
+        try:
+            t = op.jvp(TENSOR, ts, args, out, params)
+        finally:
+            fw_levels[0] = n
+        if t is not None:
+            out._fw = fw = {**fw, k: t}  # before level k + 1's rule, which reads `out`
+            track(out, k)
+    if fw and op.save_out and out.grad_fn is not None:
+        # The engine rebuilds the output from the node: keep its tangents there too, so that
+        # forward-over-reverse sees them (with the levels' tokens, to reuse them only there).
+        out.grad_fn.out_fw = (duals[:n], fw)
 
 
 # The namespaces rules are written against: gpugrad's ops on tensors, and per array type the
