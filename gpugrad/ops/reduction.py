@@ -257,7 +257,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"mean: could not infer the output dtype: the input has dtype "
                            f"{input.dtype}; use a floating-point tensor (e.g. x.float())")
     dims = norm_dims("mean", dim, input._data.ndim)
-    return named(sum(input, dims, keepdim) / _count(input._data.shape, dims),
+    total = sum(input, None if dim is None else dims, keepdim)
+    return named(total / _count(input._data.shape, dims),
                  "MeanBackward0" if dim is None else "MeanBackward1")
 
 
