@@ -424,10 +424,6 @@ BINARY = {  # name: (gpugrad op, torch op by name, draw of (a, b))
     "remainder": "remainder", "fmod": "fmod", "div_floor": "div_floor",
     "div_trunc": "div_trunc",
 }
-# The node names differ from PyTorch's where PyTorch numbers an overload: remainder and fmod of
-# two tensors are RemainderBackward1 / FmodBackward1 there (RemainderBackward0 / FmodBackward0
-# here, PyTorch's name for a scalar divisor). Reported, not compared.
-NAME_DIFFERS = {"remainder", "fmod"}
 
 
 def _torch():
@@ -536,8 +532,7 @@ def test_binary_matches_pytorch(name, device):
     tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
     z, tz = _gg_binary(name, x, y), _torch_binary(torch, name, tx, ty)
     np.testing.assert_allclose(to_np(z), tz.detach().numpy(), rtol=1e-13, atol=1e-15)
-    if name not in NAME_DIFFERS:
-        assert z.grad_fn.name() == type(tz.grad_fn).__name__
+    assert z.grad_fn.name() == type(tz.grad_fn).__name__
     _compare_grads(torch, z, tz, [x, y], [tx, ty], device, rng)
     _compare_jvp(torch, lambda p, q: _gg_binary(name, p, q),
                  lambda p, q: _torch_binary(torch, name, p, q), [a, b], device, rng)

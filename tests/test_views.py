@@ -227,6 +227,18 @@ def test_in_place_on_a_leaf_or_a_view_of_a_leaf_that_requires_grad_raises():
     assert x.tolist() == [2.0, 2.0]
 
 
+def test_in_place_on_a_view_made_in_no_grad_raises_as_in_pytorch():
+    x = gg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    with gg.no_grad():
+        v = y[0:1]
+    with pytest.raises(RuntimeError, match="mul_: a view was created in no_grad mode"):
+        v.mul_(2)
+    with gg.no_grad():
+        v.mul_(2)  # both inside: not tracked
+    assert y.tolist() == [2.0, 2.0]
+
+
 def test_write_into_a_view_makes_the_buffer_require_grad_and_keeps_its_dtype():
     h = gg.tensor([1.0, 2.0], dtype=gg.float64, requires_grad=True)
     out = gg.zeros(2, 2)  # float32

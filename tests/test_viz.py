@@ -31,7 +31,7 @@ def test_dot_of_a_small_graph():
             "SumBackward0",
             "AddBackward0",
             "MulBackward0",
-            "MatmulBackward0",
+            "MvBackward0",
             "SumBackward0",
             "x\\n(2,)",
             "x0\\n(3, 2)",
@@ -43,9 +43,9 @@ def test_dot_of_a_small_graph():
             ("AddBackward0", "SumBackward0"),
             ("MulBackward0", "AddBackward0"),
             ("SumBackward0", "AddBackward0"),
-            ("MatmulBackward0", "MulBackward0"),
-            ("x0\\n(3, 2)", "MatmulBackward0"),
-            ("x\\n(2,)", "MatmulBackward0"),
+            ("MvBackward0", "MulBackward0"),
+            ("x0\\n(3, 2)", "MvBackward0"),
+            ("x\\n(2,)", "MvBackward0"),
             ("x\\n(2,)", "SumBackward0"),
         ]
     )

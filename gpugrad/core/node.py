@@ -37,7 +37,8 @@ class Node:
     computed for its vjp. ``shapes`` holds the inputs' shapes where they broadcast against
     each other, for the unbroadcast of their gradients. ``seq`` numbers nodes in the order
     they were made: an op's node always comes after its inputs' nodes, so the engine runs
-    nodes in decreasing ``seq`` (as PyTorch's does).
+    nodes in decreasing ``seq`` (as PyTorch's does). ``label`` is the name of the public op
+    whose result this node made, where that differs from the primitive's (``named``).
     """
 
     __slots__ = ("op", "seq", "next", "needs", "saved", "vers", "params", "out_data", "out_vc",
@@ -52,13 +53,19 @@ class Node:
     out_data: Any
     out_vc: Any
     # Set on few nodes (in the instance dict when they are): the defaults.
-    shapes = residuals = out_fw = trace = hooks = retained = None
+    shapes = residuals = out_fw = trace = hooks = retained = label = None
 
     def name(self) -> str:
-        return self.op.node_name
+        """PyTorch's name for this node's op (``MulBackward0``): the public op's where a
+        composite or an overload labelled it, else the primitive's (from its params, where
+        the name depends on them)."""
+        if self.label is not None:
+            return self.label
+        n = self.op.node_name
+        return n if type(n) is str else n(self.params)
 
     def __repr__(self):
-        return f"<{self.op.node_name} object at {id(self):#x}>"
+        return f"<{self.name()} object at {id(self):#x}>"
 
     @property
     def next_functions(self):

@@ -11,6 +11,7 @@ from ..ops import elementwise as E
 from ..ops import fused as _fused
 from ..ops import linalg as L
 from ..ops.fused import linear_mse_loss
+from ..ops.registry import named
 
 relu = E.relu
 sigmoid = E.sigmoid
@@ -40,7 +41,7 @@ def mse_loss(input, target, reduction="mean"):
     """Mean squared error: mean((input - target)**2)."""
     _check_same_shape("mse_loss", input, target)
     d = input - target
-    return _reduce("mse_loss", d * d, reduction)
+    return named(_reduce("mse_loss", d * d, reduction), "MseLossBackward0")
 
 
 def l1_loss(input, target, reduction="mean"):
@@ -101,7 +102,9 @@ def _class_nll(name, logp, target, reduction):
     except IndexError as exc:
         raise IndexError(f"{name}: a target class index is out of range for "
                          f"{logp.shape[1]} classes ({exc})") from None
-    return _reduce(name, nll, reduction)
+    # PyTorch's nll_loss of more than 2 dims runs its 2-D kernel (NllLoss2DBackward0).
+    return named(_reduce(name, nll, reduction),
+                 "NllLoss2DBackward0" if logp.ndim > 2 else "NllLossBackward0")
 
 
 def nll_loss(input, target, reduction="mean"):
@@ -134,7 +137,8 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight
     else:
         w = 1 + (pos_weight - 1) * target
         loss = (1 - target) * input + w * (E.where(pos, 0.0, -input) + tail)
-    return _reduce("binary_cross_entropy_with_logits", loss, reduction)
+    return named(_reduce("binary_cross_entropy_with_logits", loss, reduction),
+                 "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def dropout(input, p=0.5, training=True):

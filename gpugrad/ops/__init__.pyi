@@ -106,7 +106,7 @@ from .linalg import matmul as matmul
 from .linalg import mm as mm
 from .linalg import mv as mv
 from .linalg import outer as outer
-from .linalg import dot as vdot
+from .linalg import vdot as vdot
 from .reduction import all as all
 from .reduction import amax as amax
 from .reduction import amin as amin

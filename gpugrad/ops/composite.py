@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..core.dims import norm_dim
+from ..core.tensor import Tensor
 from .elementwise import where
 from .reduction import amax
-from .registry import public
+from .registry import named, public
 from .shape import broadcast_shapes
 
 
@@ -26,29 +27,30 @@ def _log_softmax(name, input, dim, dtype):
 @public("Activations")
 def log_softmax(input, dim, dtype=None):
     """log(softmax(x)) along `dim`, computed stably as x - logsumexp(x)."""
-    return _log_softmax("log_softmax", input, dim, dtype)
+    return named(_log_softmax("log_softmax", input, dim, dtype), "LogSoftmaxBackward0")
 
 
 @public("Activations")
 def softmax(input, dim, dtype=None):
     """exp(x) / sum(exp(x)) along `dim`, computed without overflow."""
-    return _log_softmax("softmax", input, dim, dtype).exp()
+    return named(_log_softmax("softmax", input, dim, dtype).exp(), "SoftmaxBackward0")
 
 
 @public("Arithmetic")
 def lerp(input, end, weight):
     """input + weight * (end - input)."""
     broadcast_shapes("lerp", input.shape, end.shape)
-    return input + weight * (end - input)
+    return named(input + weight * (end - input),
+                 "LerpBackward1" if isinstance(weight, Tensor) else "LerpBackward0")
 
 
 @public("Arithmetic")
 def square(input):
     """x * x."""
-    return input * input
+    return named(input * input, "PowBackward0")  # PyTorch's square is pow(x, 2)
 
 
 @public("Linear algebra", method=False)
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
-    return beta * input + alpha * (mat1 @ mat2)
+    return named(beta * input + alpha * (mat1 @ mat2), "AddmmBackward0")

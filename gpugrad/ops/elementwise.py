@@ -14,7 +14,7 @@ from collections.abc import Callable
 from .. import backend as B
 from ..core.tensor import Tensor
 from .namespace import IN_PLACE_MIN, cast_like, expand_to
-from .registry import apply, defop, public
+from .registry import apply, defop, named, public
 
 # ----------------------------------------------------------------------------- builders
 
@@ -58,10 +58,10 @@ def unary_op(name, fwd, d, uses="x", *, floating=True, node_name=None):
 
 
 def unary(name, fwd, d, uses="x", *, floating=True, group="Elementwise", aliases=(),
-          doc="") -> Callable[..., Tensor]:
+          doc="", node_name=None) -> Callable[..., Tensor]:
     """`unary_op`, and its public function ``gpugrad.<name>(input, *, out=None)`` declared with
     a Tensor method, an in-place variant and `aliases`; returns the public function."""
-    op = unary_op(name, fwd, d, uses, floating=floating)
+    op = unary_op(name, fwd, d, uses, floating=floating, node_name=node_name)
 
     def fn(input, *, out=None):
         return apply(op, (input,), (), out)
@@ -154,7 +154,7 @@ log = unary("log", "log", lambda F, x, out: 1.0 / x,
 log2 = unary("log2", "log2", lambda F, x, out: 1.0 / (x * _LN2), doc="Base-2 logarithm.")
 log10 = unary("log10", "log10", lambda F, x, out: 1.0 / (x * _LN10), doc="Base-10 logarithm.")
 log1p = unary("log1p", "log1p", lambda F, x, out: 1.0 / (x + 1.0),
-              doc="log(1 + x), accurate for small x.")
+              doc="log(1 + x), accurate for small x.", node_name="Log1PBackward0")
 sqrt = unary("sqrt", "sqrt", lambda F, x, out: 0.5 / out, "out",
              doc="Square root, elementwise (gradient inf at 0, as in PyTorch).")
 # Primitive, not sqrt then reciprocal: one node named RsqrtBackward0, as in PyTorch.
@@ -346,6 +346,8 @@ def pow(input, exponent, *, out=None):
             input = exponent.new_tensor(input, dtype=None)
             if not input.dtype.is_floating_point and exponent.dtype.is_floating_point:
                 input = input.to(exponent.dtype)
+            # PyTorch's pow(Scalar, Tensor) overload: PowBackward2
+            return named(apply(POW, (input, exponent), (), out), "PowBackward2")
         return apply(POW, (input, exponent), (), out)
     exponent = B.py_scalar(exponent)
     if not isinstance(exponent, (int, float)):
@@ -429,13 +431,16 @@ FMOD = binary("fmod", _divmod_fwd(lambda xp, a, b: xp.fmod(a, b)), (1, _quotient
 def remainder(input, other, *, out=None):
     """Python's modulus input % other: the result has the divisor's sign (integers stay
     integers). Gradient 1 and -floor(input / other)."""
-    return apply(REMAINDER, (input, other), (), out)
+    r = apply(REMAINDER, (input, other), (), out)
+    # PyTorch's overloads: remainder(Tensor, Scalar) is RemainderBackward0, of two tensors 1.
+    return named(r, "RemainderBackward1") if out is None and isinstance(other, Tensor) else r
 
 
 @public("Arithmetic", inplace=True)
 def fmod(input, other, *, out=None):
     """C's remainder: the result has the dividend's sign. Gradient 1 and -trunc(input / other)."""
-    return apply(FMOD, (input, other), (), out)
+    r = apply(FMOD, (input, other), (), out)
+    return named(r, "FmodBackward1") if out is None and isinstance(other, Tensor) else r
 
 
 # ----------------------------------------------------------------------------- binary maths

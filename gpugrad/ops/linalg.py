@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import backend as B
 from ..core.tensor import Tensor
 from .namespace import mT, sum_to
-from .registry import apply, defop, public
+from .registry import apply, defop, named, public
 
 
 def _col(F, v):
@@ -62,8 +62,15 @@ def _matmul_jvp(F, ts, args, out, params):
     return r
 
 
+def _matmul_name(params):
+    """PyTorch's node for a matmul of these ranks (its other cases are views around bmm)."""
+    ranks = (len(params[0]), len(params[1]))
+    return {(2, 2): "MmBackward0", (2, 1): "MvBackward0", (1, 1): "DotBackward0"}.get(
+        ranks, "MatmulBackward0")
+
+
 MATMUL = defop("matmul", lambda xp, a, b, sa, sb: xp.matmul(a, b), _matmul_vjp, _matmul_jvp,
-               save=((1,), (0,)), nin=2, promote=(0, 1))
+               save=((1,), (0,)), nin=2, promote=(0, 1), node_name=_matmul_name)
 
 
 def _linear_fwd(xp, x, W, b):
@@ -138,7 +145,8 @@ def linear(input, weight, bias=None):
     if (weight._data.ndim == 2 and weight._data.dtype == dt and input._data.ndim >= 1
             and (bias is None or (bias._data.shape == weight._data.shape[:1]
                                   and bias._data.dtype == dt))):
-        return apply(LINEAR, (input, weight, bias))
+        out = apply(LINEAR, (input, weight, bias))
+        return out if bias is not None or input._data.ndim != 2 else named(out, "MmBackward0")
     out = input @ weight.mT if weight._data.ndim >= 2 else input @ weight
     return out if bias is None else out + bias
 
@@ -168,10 +176,10 @@ def mv(input, vec):
 def bmm(input, mat2):
     """Batched product of two 3-D tensors."""
     _need_dims("bmm", "3-D tensors", (input, 3), (mat2, 3))
-    return matmul(input, mat2)
+    return named(matmul(input, mat2), "BmmBackward0")
 
 
-@public("Linear algebra", aliases=("vdot", "inner"))
+@public("Linear algebra", aliases=("inner",))
 def dot(input, other):
     """Inner product of two 1-D tensors of the same length."""
     _need_dims("dot", "1-D tensors", (input, 1), (other, 1))
@@ -179,6 +187,12 @@ def dot(input, other):
         raise RuntimeError(f"dot: inconsistent tensor sizes {input._data.shape[0]} and "
                            f"{other._data.shape[0]}")
     return matmul(input, other)
+
+
+@public("Linear algebra")
+def vdot(input, other):
+    """Inner product of two 1-D tensors (real tensors: the same as ``dot``)."""
+    return named(dot(input, other), "VdotBackward0")
 
 
 

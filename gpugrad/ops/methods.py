@@ -14,7 +14,7 @@ from ..core.tensor import Tensor, attach, parse_to
 from . import elementwise as E
 from . import linalg as L
 from . import shape as S
-from .registry import PUBLIC, Target, apply, check_inplace, public
+from .registry import PUBLIC, Target, apply, check_inplace, named, public
 
 
 def _inplace(name, fn):
@@ -46,13 +46,22 @@ def fill_(self, value):
             raise RuntimeError(f"fill_: only supports a 0-dimensional value tensor, but got one "
                                f"with shape {tuple(value._data.shape)}")
         value = value.reshape(())
-    return S.index_put(self, (Ellipsis,), value, out=Target(self, "fill_"))
+    node = "FillBackward3" if isinstance(value, Tensor) else "FillBackward2"
+    return _written(self, self.grad_fn, S.index_put(self, (Ellipsis,), value,
+                                                    out=Target(self, "fill_")), node)
+
+
+def _written(self, before, r, node):
+    """`r` (self after an in-place write), its new node, if the write recorded one, shown as
+    PyTorch's `node`."""
+    return named(r, node) if r.grad_fn is not before else r
 
 
 @public("In place", function=False)
 def zero_(self):
     """Fill with zeros in place; returns self."""
-    return fill_(self, 0)
+    before = self.grad_fn
+    return _written(self, before, fill_(self, 0), "ZeroBackward0")
 
 
 @public("In place", function=False)
@@ -63,7 +72,8 @@ def copy_(self, src, non_blocking=False):
     check_inplace("copy_", self, (src,))
     if not B.same_device(src._data, self._data):
         src = src.to(self.device)
-    return S.index_put(self, (Ellipsis,), src, out=Target(self, "copy_"))
+    return _written(self, self.grad_fn, S.index_put(self, (Ellipsis,), src,
+                                                    out=Target(self, "copy_")), "CopyBackwards")
 
 
 def __setitem__(self, index, value) -> None:
@@ -118,7 +128,9 @@ def __sub__(self, other):
 
 
 def __rsub__(self, other):
-    return apply(E.SUB, (other, self))
+    # PyTorch's rsub(Tensor, Scalar): RsubBackward1
+    r = apply(E.SUB, (other, self))
+    return r if isinstance(other, Tensor) else named(r, "RsubBackward1")
 
 
 def __mul__(self, other):

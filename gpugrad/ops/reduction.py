@@ -12,7 +12,7 @@ from ..core.dims import norm_dim, norm_dims
 from ..core.tensor import Tensor
 from .elementwise import linear_op, maximum, minimum, where
 from .namespace import cast_like
-from .registry import apply, defop, public
+from .registry import apply, defop, named, public
 from .shape import gather
 
 
@@ -84,7 +84,9 @@ def _accumulate(op, input, dim, keepdim, dtype):
     dims = norm_dims(op.name, dim, len(x_shape))
     if input._data.dtype.kind == "b":
         input = input.to(B.int64)
-    return apply(op, (input,), (dims, keepdim, x_shape))
+    out = apply(op, (input,), (dims, keepdim, x_shape))
+    # PyTorch's overload over dims (x.sum(0): SumBackward1) has its own node name.
+    return out if dim is None else named(out, op.node_name[:-1] + "1")
 
 
 # ----------------------------------------------------------------------------- prod
@@ -166,7 +168,7 @@ def _norm_dir(F, x, out, dims, keepdim):
 
 # A primitive, not sqrt(sum(x * x)): its gradient at 0 is 0, where the composite's is NaN.
 NORM = weighted("norm", lambda xp, x, dims, keepdim, shape: xp.sqrt(
-    xp.sum(x * x, axis=dims, keepdims=keepdim)), _norm_dir)
+    xp.sum(x * x, axis=dims, keepdims=keepdim)), _norm_dir, node_name="LinalgVectorNormBackward0")
 
 
 @public("Reductions")
@@ -180,16 +182,18 @@ def norm(input, p="fro", dim=None, keepdim=False):
     if p in ("fro", 2, 2.0):
         return apply(NORM, (input,), (dims, keepdim, input._data.shape))
     if p == builtins.float("inf"):
-        return amax(input.abs(), dim, keepdim)
-    if p == -builtins.float("inf"):
-        return amin(input.abs(), dim, keepdim)
-    if p == 1:
-        return sum(input.abs(), dim, keepdim)
-    if p == 0:
-        return sum((input != 0).to(input.dtype), dim, keepdim)
-    if isinstance(p, (int, builtins.float)):
-        return sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
-    raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+        r = amax(input.abs(), dim, keepdim)
+    elif p == -builtins.float("inf"):
+        r = amin(input.abs(), dim, keepdim)
+    elif p == 1:
+        r = sum(input.abs(), dim, keepdim)
+    elif p == 0:
+        r = sum((input != 0).to(input.dtype), dim, keepdim)
+    elif isinstance(p, (int, builtins.float)):
+        r = sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
+    else:
+        raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
+    return named(r, "LinalgVectorNormBackward0")
 
 
 # ----------------------------------------------------------------------------- no gradient
@@ -253,7 +257,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"mean: could not infer the output dtype: the input has dtype "
                            f"{input.dtype}; use a floating-point tensor (e.g. x.float())")
     dims = norm_dims("mean", dim, input._data.ndim)
-    return sum(input, dims, keepdim) / _count(input._data.shape, dims)
+    total = sum(input, None if dim is None else dims, keepdim)
+    return named(total / _count(input._data.shape, dims),
+                 "MeanBackward0" if dim is None else "MeanBackward1")
 
 
 @public("Reductions")
@@ -265,14 +271,14 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         raise RuntimeError(f"var: expected a floating-point tensor, got {input.dtype}")
     dims = norm_dims("var", dim, input._data.ndim)
     d = input - mean(input, dims, keepdim=True)
-    return sum(d * d, dims, keepdim) / builtins.max(_count(input._data.shape, dims) - correction,
-                                                    0)
+    n = builtins.max(_count(input._data.shape, dims) - correction, 0)
+    return named(sum(d * d, dims, keepdim) / n, "VarBackward0")
 
 
 @public("Reductions")
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over `dim` (square root of ``var``)."""
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    return named(var(input, dim, unbiased, keepdim, correction=correction).sqrt(), "StdBackward0")
 
 
 @public("Reductions")
@@ -284,14 +290,17 @@ def logsumexp(input, dim, keepdim=False):
     m = amax(input.detach(), dims, keepdim=True)
     m = where(m.isfinite(), m, 0.0)
     r = (input - m).exp().sum(dims, keepdim=True).log() + m
-    return r if keepdim else r.reshape(tuple(s for i, s in enumerate(r._data.shape)
-                                             if i not in dims))
+    if not keepdim:
+        r = r.reshape(tuple(s for i, s in enumerate(r._data.shape) if i not in dims))
+    return named(r, "LogsumexpBackward0", input)
 
 
 def _extreme(name, full, binary, arg) -> Callable[..., Any]:
+    node = name.capitalize() + "Backward"
+
     def fn(input, dim=None, keepdim=False) -> Any:
         if dim is None:
-            return full(input)
+            return named(full(input), node + "1")
         if isinstance(dim, Tensor):
             return binary(input, dim)
         dim = norm_dim(name, dim, input._data.ndim)
@@ -300,7 +309,7 @@ def _extreme(name, full, binary, arg) -> Callable[..., Any]:
         if not keepdim:
             values = values.squeeze(dim)
             idx = idx.squeeze(dim)
-        return values_indices(values, idx)
+        return values_indices(named(values, node + "0", input), idx)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"``{name}(x)``: the {name}imum of all elements; ``{name}(x, dim)``: "
                   f"(values, indices) over `dim`, the gradient going to the index taken; "

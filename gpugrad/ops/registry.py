@@ -16,6 +16,10 @@ under ``create_graph`` or forward mode, so that the same formula is differentiab
   where an input has none). ``linear=True`` derives it: the op applied to the tangents.
 - ``kernels={"cuda": fn}``: a device-specific forward with ``fwd``'s signature; it may return
   NotImplemented for inputs it does not take, and the portable forward runs instead.
+- ``node_name``: PyTorch's name of the node (``grad_fn.name()``); by default the op's name in
+  CamelCase + ``Backward0``; a function of the params where PyTorch's name depends on them
+  (computed only when asked for). A composite, or a public overload of a primitive, labels its
+  result's node with PyTorch's name for it: `named`.
 """
 
 from __future__ import annotations
@@ -143,6 +147,21 @@ def defop(name, fwd, vjp=None, jvp=None, **kw) -> Op:
         raise ValueError(f"op {name!r} is already registered")
     op = OPS[name] = Op(name, fwd, vjp, jvp, **kw)
     return op
+
+
+def named(out: Tensor, name: str, *inputs) -> Tensor:
+    """`out` with its node shown as `name` (``grad_fn.name()``, its repr and the tensor's):
+    PyTorch's name for the public op that made it, where that op is a composite (``mean``:
+    MeanBackward0, not the DivBackward0 of sum / n) or an overload of a primitive (``x.sum(0)``:
+    SumBackward1). Only the name changes: the node and the composite's inner nodes run as before.
+    A result that is one of `inputs` (a no-op returned its input) keeps its node's name."""
+    n = out.grad_fn
+    if n is not None:
+        for x in inputs:
+            if x is out or getattr(x, "grad_fn", None) is n:
+                return out
+        n.label = name
+    return out
 
 
 # ----------------------------------------------------------------------------- public names
@@ -429,11 +448,17 @@ def check_inplace(name, t, args=()):
             "wrap the update in `with gpugrad.no_grad():` (as optimizers do), or use an "
             "out-of-place op")
     base = getattr(t, "_base", None)
-    if base is not None and base.grad_fn is None and base._rg:
-        raise RuntimeError(
-            f"{name}: a view of a leaf tensor that requires grad (shape {tuple(base.shape)}) is "
-            "being used in an in-place operation; wrap the update in `with gpugrad.no_grad():`, "
-            "or clone the view first")
+    if base is not None and base._rg:
+        if base.grad_fn is None:
+            raise RuntimeError(
+                f"{name}: a view of a leaf tensor that requires grad (shape "
+                f"{tuple(base.shape)}) is being used in an in-place operation; wrap the update "
+                "in `with gpugrad.no_grad():`, or clone the view first")
+        if not t._rg:
+            raise RuntimeError(
+                f"{name}: a view was created in no_grad mode and is being modified in place "
+                "with grad mode enabled; make both the view and the in-place change inside "
+                "no_grad (not tracked), or both outside (tracked)")
 
 
 def _write(name, impl, arrays, params, args, out, writes_out):

@@ -13,7 +13,7 @@ from ..core.dims import norm_dim, norm_dims, size_args
 from ..core.tensor import Tensor, make_view
 from .elementwise import linear_op
 from .namespace import sum_to
-from .registry import apply, defop, public
+from .registry import apply, defop, named, public
 
 # ----------------------------------------------------------------------------- dims
 
@@ -109,7 +109,9 @@ def squeeze(input, dim=None):
         dims = {i for i, s in enumerate(shp) if s == 1}
     else:
         dims = {d for d in norm_dims("squeeze", dim, len(shp)) if shp[d] == 1}
-    return reshape(input, tuple(s for i, s in enumerate(shp) if i not in dims))
+    # PyTorch's overloads: squeeze(), squeeze(dim), squeeze(dims)
+    node = "SqueezeBackward" + ("0" if dim is None else "1" if isinstance(dim, int) else "2")
+    return named(reshape(input, tuple(s for i, s in enumerate(shp) if i not in dims)), node, input)
 
 
 @public("Shape and indexing")
@@ -117,7 +119,7 @@ def unsqueeze(input, dim):
     """Insert a dim of size 1 at `dim`."""
     shp = input._data.shape
     d = norm_dim("unsqueeze", dim, len(shp) + 1)
-    return reshape(input, shp[:d] + (1,) + shp[d:])
+    return named(reshape(input, shp[:d] + (1,) + shp[d:]), "UnsqueezeBackward0", input)
 
 
 # ----------------------------------------------------------------------------- permute
@@ -158,7 +160,7 @@ def transpose(input, dim0, dim1):
     a, b = norm_dim("transpose", dim0, nd), norm_dim("transpose", dim1, nd)
     perm = list(range(nd))
     perm[a], perm[b] = perm[b], perm[a]
-    return permute(input, *perm)
+    return named(permute(input, *perm), "TransposeBackward0", input)
 
 
 
@@ -168,7 +170,7 @@ def t(input):
     if input._data.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, but it has "
                            f"{input._data.ndim}")
-    return transpose(input, 0, -1)
+    return named(transpose(input, 0, -1), "TBackward0", input)
 
 
 @public("Shape and indexing")
@@ -294,7 +296,7 @@ def cat(tensors, dim=0):
                     f"(shapes {[tuple(t._data.shape) for t in kept]})")
     kept = [x if x.dtype is dt else x.to(dt) for x in kept]
     if len(kept) == 1:
-        return kept[0].clone()
+        return named(kept[0].clone(), "CatBackward0")
     return apply(CAT, tuple(kept), (d, tuple(x._data.shape[d] for x in kept)))
 
 
@@ -310,7 +312,7 @@ def stack(tensors, dim=0):
             raise RuntimeError(f"stack: expects each tensor to be equal size, but got "
                                f"{tuple(shp)} and {tuple(x._data.shape)}")
     d = norm_dim("stack", dim, len(shp) + 1)
-    return cat([unsqueeze(x, d) for x in tensors], d)
+    return named(cat([unsqueeze(x, d) for x in tensors], d), "StackBackward0")
 
 
 @public("Shape and indexing", method=False, first_tensor=False)
@@ -358,9 +360,11 @@ def split(tensor, split_size_or_sections, dim=0) -> tuple[Tensor, ...]:
         if builtins.sum(sizes) != n:
             raise RuntimeError(f"split: split sizes {sizes} do not sum to the size {n} of "
                                f"dimension {d}")
+    node = "SplitBackward0" if isinstance(split_size_or_sections, int) else \
+        "SplitWithSizesBackward0"
     out, start = [], 0
     for s in sizes:
-        out.append(narrow(tensor, d, start, s))
+        out.append(named(narrow(tensor, d, start, s), node, tensor))
         start += s
     return tuple(out)
 
@@ -378,7 +382,8 @@ def chunk(input, chunks, dim=0) -> tuple[Tensor, ...]:
 def unbind(input, dim=0) -> tuple[Tensor, ...]:
     """The slices along `dim`, as a tuple (the dim removed)."""
     d = norm_dim("unbind", dim, input._data.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    return tuple(named(select(input, d, i), "UnbindBackward0")
+                 for i in range(input._data.shape[d]))
 
 
 @public("Shape and indexing")
@@ -422,7 +427,8 @@ def repeat(input, *sizes):
         inter += [1, s]
         big += [r, s]
         final.append(r * s)
-    return reshape(expand(reshape(input, tuple(inter)), *big), tuple(final))
+    return named(reshape(expand(reshape(input, tuple(inter)), *big), tuple(final)),
+                 "RepeatBackward0", input)
 
 
 @public("Shape and indexing")
@@ -480,7 +486,24 @@ def _getitem_fwd(xp, x, idx, shape):
     return r if isinstance(r, xp.ndarray) else x[(*idx, Ellipsis)]
 
 
-GETITEM = linear_op("getitem", _getitem_fwd, _getitem_vjp)
+def _getitem_name(params):
+    """PyTorch's node for ``x[idx]``: IndexBackward0 with an index tensor, else that of the last
+    view the index applies (an int selects, a slice other than ``:`` slices, None unsqueezes)."""
+    name = None
+    for i in params[0]:
+        if i is None:
+            name = "Unsqueeze"
+        elif isinstance(i, int):
+            name = "Select"
+        elif isinstance(i, slice):
+            if i != slice(None) or name is None:
+                name = "Slice"
+        elif i is not Ellipsis:
+            return "IndexBackward0"
+    return (name or "Alias") + "Backward0"
+
+
+GETITEM = linear_op("getitem", _getitem_fwd, _getitem_vjp, node_name=_getitem_name)
 
 
 def _index(x, idx):
