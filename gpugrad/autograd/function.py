@@ -36,7 +36,7 @@ import warnings
 from typing import Any
 
 from .. import backend as B
-from ..core.state import fw_levels, state
+from ..core.state import fw_levels, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops import registry
 from ..ops.namespace import sum_to
@@ -326,8 +326,9 @@ def _outputs(cls, ops, ctx, r):
             if t.grad_fn is not None:
                 o.grad_fn, o._rg = t.grad_fn, True
             fw = getattr(t, "_fw", None)
-            if fw is not None:
+            if fw:
                 o._fw = fw
+                track_all(o)  # a level's exit drops it from o too
             t = o
         else:
             for a in args:  # an input returned as it is: the output shares its version counter
