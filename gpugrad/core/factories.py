@@ -7,6 +7,8 @@ import builtins
 import time
 
 from .. import backend as B
+from .batched import random_batch, wrap_levels
+from .state import batch_levels
 from .tensor import Tensor, attach, device_of_data, from_data, wrap
 
 
@@ -197,6 +199,12 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def _random(kind, size, dtype, device, requires_grad, generator=None, **kw):
     dev = B.as_device(device)
+    if batch_levels:  # inside vmap: by the levels' randomness (an error, one draw, or per example)
+        lead, levels = random_batch(size)
+        if lead:
+            t = wrap_levels(wrap(B.random(kind, lead + tuple(size), dtype.np, dev, kind, generator,
+                                          **kw)), levels)
+            return t.requires_grad_(True) if requires_grad else t
     return _finish(B.random(kind, size, dtype.np, dev, kind, generator, **kw), requires_grad)
 
 
@@ -244,8 +252,11 @@ def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
 def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
-    idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
+    lead, levels = random_batch((n,)) if batch_levels else ((), ())
+    idx = B.random("rand", lead + (n,), B.numpy.float64, B.as_device(device), "randperm",
+                   generator)
+    return wrap_levels(wrap(B.xp_of(idx).argsort(idx, axis=-1).astype(_dtype(dtype, B.int64).np)),
+                       levels)
 
 
 def manual_seed(seed):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import composite, elementwise, fused, linalg, methods, reduction, shape
+from . import batching, composite, elementwise, fused, linalg, methods, reduction, shape
 from .registry import OPS, PUBLIC
 
 
@@ -27,6 +27,7 @@ def _checked(fn, name):
 
 
 methods.attach_all()
+batching.register()  # vmap's rules, on every entry registered by now
 for _name, _p in PUBLIC.items():
     if _p.function:
         globals()[_name] = _checked(_p.fn, _name) if _p.first_tensor else _p.fn

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 
 from .. import backend as B
+from ..core.batched import BatchedTensor
 from ..core.dims import norm_dim, norm_dims, size_args
 from ..core.tensor import Tensor, make_view
 from .elementwise import linear_op
@@ -451,7 +452,12 @@ def norm_index(name, x, idx):
         idx = (idx,)
     out = []
     for i in idx:
-        if isinstance(i, Tensor):
+        if type(i) is BatchedTensor:  # per-example indices inside vmap: kept for the rule
+            if i._data.dtype.kind not in "biu":
+                raise IndexError(f"{name}: tensors used as indices must be long, int or bool, "
+                                 f"got {i.dtype}")
+            out.append(i)
+        elif isinstance(i, Tensor):
             if not B.same_device(i._data, x._data):
                 raise RuntimeError(f"{name}: index tensor is on {i.device} but the indexed tensor "
                                    f"is on {x.device}")

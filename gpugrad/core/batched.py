@@ -1,0 +1,177 @@
+"""Batched tensors for ``vmap`` (JAX's BatchTracer, functorch's BatchedTensor).
+
+A `BatchedTensor` is the tensor one example of a batch looks like inside ``vmap``: its
+`_value` is the tensor holding every example (a plain tensor, or a batched tensor of an outer
+vmap level), with the batch along dim `_bdim`; `_level` is the vmap level that made it. Its
+shape, dtype and device are the example's (the "logical" tensor). It is a `Tensor` with
+graph fields of its own: autograd inside vmap (``vmap(grad(f))``) records on the logical
+tensors, while the values' own graph (``grad(vmap(f))``) is recorded by the ops the batching
+rules run on them.
+
+Ops on batched tensors run through ``apply`` like all ops: when a level is open and an input
+is batched, ``apply`` calls the op's batching rule (``Op.batch``, ``gpugrad.ops.batching``)
+on the values, once for the whole batch.
+
+``_data`` of a batched tensor is a read-only placeholder of the logical shape (NaN-filled for
+floats): code that only reads shapes and dtypes works unchanged; the values are never in it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .. import backend as B
+from .state import batch_levels
+from .tensor import Tensor
+
+_new = object.__new__
+_ids = itertools.count(1)
+
+
+class Level:
+    """One open vmap: its batch size and randomness ("error", "different" or "same")."""
+
+    __slots__ = ("id", "size", "randomness")
+
+    def __init__(self, size, randomness):
+        self.id = next(_ids)  # increases with nesting: an inner level's id is larger
+        self.size = size
+        self.randomness = randomness
+
+
+def _placeholder(d, shape):
+    """A read-only array of `shape` with `d`'s dtype and device, holding no values."""
+    k = d.dtype.kind
+    fill = B.nan if k in "fc" else (True if k == "b" else -(2 ** 62) if d.dtype.itemsize == 8
+                                    else -1)
+    return B.xp_of(d).broadcast_to(B.xp_of(d).full_like(d, fill, shape=()), shape)
+
+
+class BatchedTensor(Tensor):
+    """One example's view of a batch inside vmap (see the module doc)."""
+
+    __slots__ = ("_value", "_bdim", "_level")
+    _value: Tensor
+    _bdim: int
+    _level: Level
+
+    def __repr__(self):
+        return (f"BatchedTensor(lvl={self._level.id}, bdim={self._bdim}, "
+                f"value={self._value!r})")
+
+    __str__ = __repr__
+
+    def _lift(self) -> BatchedTensor:
+        """The same batch as a new logical tensor outside the logical graph (the values keep
+        theirs)."""
+        return batched(self._value, self._bdim, self._level)
+
+    def detach(self) -> Tensor:
+        return batched(self._value.detach(), self._bdim, self._level)
+
+    def _alias(self):
+        t = batched(self._value, self._bdim, self._level)
+        t._vc = self._vc
+        t.grad_fn = self.grad_fn
+        t._rg = self._rg
+        fw = getattr(self, "_fw", None)
+        if fw:
+            t._fw = fw
+        return t
+
+    def _refuse(self, what):
+        raise RuntimeError(
+            f"vmap: {what} is not possible on a batched tensor inside vmap (its value differs "
+            "from example to example); return the tensor from the vmapped function instead")
+
+    def item(self):
+        self._refuse("item() (a Python number)")
+
+    def tolist(self):
+        self._refuse("tolist()")
+
+    def numpy(self, *, force=False):
+        self._refuse("numpy()")
+
+    def __array__(self, dtype=None, copy=None):
+        self._refuse("conversion to a NumPy array")
+
+    def __bool__(self):
+        self._refuse("bool() (data-dependent control flow)")
+
+    def __dlpack__(self, stream=None, **kwargs):
+        self._refuse("__dlpack__")
+
+    def __deepcopy__(self, memo):
+        self._refuse("deepcopy")
+
+    @property
+    def data(self):
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        self._refuse("setting .data")
+
+    def is_contiguous(self):
+        return True
+
+
+def batched(value: Tensor, bdim: int, level: Level) -> BatchedTensor:
+    """`value` (the whole batch, along `bdim`) seen as one example at `level`."""
+    t = _new(BatchedTensor)
+    d = value._data
+    shape = d.shape
+    t._data = _placeholder(d, shape[:bdim] + shape[bdim + 1:])
+    t._value = value
+    t._bdim = bdim
+    t._level = level
+    t.grad_fn = None
+    t._rg = False
+    t._vc = [0]
+    return t
+
+
+def is_batched(t) -> bool:
+    return type(t) is BatchedTensor
+
+
+def outer_tracked(t) -> bool:
+    """Whether the values under batched tensor `t` (at any outer level) are recorded by
+    autograd or carry tangents: then gradients taken inside vmap must be recorded too."""
+    while type(t) is BatchedTensor:
+        t = t._value
+        if t._rg or getattr(t, "_fw", None):
+            return True
+    return False
+
+
+def physical(t):
+    """The array holding a tensor's values (a batched tensor's: its outermost value's)."""
+    while type(t) is BatchedTensor:
+        t = t._value
+    return t._data
+
+
+def random_batch(size):
+    """For a random factory called inside vmap: the leading batch sizes to draw (one per
+    level with randomness "different", outermost first), and the levels to wrap the draw
+    in. Raises under randomness "error", as torch.func does."""
+    lead, levels = (), []
+    for lv in batch_levels:
+        if lv.randomness == "error":
+            raise RuntimeError(
+                "vmap: called a random operation while in randomness error mode. Please either "
+                "use the 'same' or 'different' randomness flags on vmap or perform the "
+                "randomness operation out of vmap")
+        if lv.randomness == "different":
+            lead += (lv.size,)
+            levels.append(lv)
+    return lead, levels
+
+
+def wrap_levels(t: Tensor, levels) -> Tensor:
+    """A draw of shape ``(*sizes, *shape)`` seen as one example of each of `levels`."""
+    for lv in levels:
+        t = batched(t, 0, lv)
+    return t
