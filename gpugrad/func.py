@@ -75,7 +75,9 @@ def _unflatten(spec, leaves):
             return next(it)
         kind, keys, specs = s
         items = [build(c) for c in specs]
-        return dict(zip(keys, items)) if kind is dict else kind(items)
+        if kind is dict:
+            return dict(zip(keys, items))
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)  # (namedtuples)
 
     return build(spec)
 

@@ -185,6 +185,8 @@ def _advanced(idx, ndim, level, like):
     sliced dims) to the logical one (batch first)."""
     xp = B.xp_of(physical(like))
     size = level.size
+    if not any(i is Ellipsis for i in idx):
+        idx = (*idx, Ellipsis)  # the trailing dims, made explicit
     consumed = 0
     for i in idx:
         if i is None or i is Ellipsis:
@@ -210,7 +212,7 @@ def _advanced(idx, ndim, level, like):
            if isinstance(i, (int, Tensor)) or B.is_array(i)]
     if not adv:  # (only basic entries: the batch's slice in front)
         return (slice(None), *entries), None
-    brank = max([len(i.shape) for i in entries if not isinstance(i, int)] or [0])
+    brank = max([len(entries[k].shape) for k in adv if not isinstance(entries[k], int)] or [0])
     phys: list = [xp.arange(size).reshape((size,) + (1,) * brank)]
     for i in entries:
         if type(i) is BatchedTensor and i._level is level:
