@@ -575,17 +575,6 @@ def _norm(name, what, d, ndim):
     return d % ndim
 
 
-class VmapInfo:
-    """What a custom Function's ``vmap`` staticmethod gets: ``batch_size`` and ``randomness``."""
-
-    def __init__(self, batch_size, randomness):
-        self.batch_size = batch_size
-        self.randomness = randomness
-
-    def __repr__(self):
-        return f"VmapInfo(batch_size={self.batch_size}, randomness={self.randomness!r})"
-
-
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """`func` over a batch: the new function runs `func` on every example at once and stacks
     the results, as ``torch.func.vmap``.

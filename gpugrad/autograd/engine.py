@@ -10,8 +10,8 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
-from ..core.node import FREED, Node
 from ..core.batched import BatchedTensor, physical
+from ..core.node import FREED, Node
 from ..core.state import anomaly, batch_levels, duals, fw_levels, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to

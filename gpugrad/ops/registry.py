@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import backend as B
-from ..core.node import Node, sequence, user_frame
 from ..core.batched import BatchedTensor, batched
+from ..core.node import Node, sequence, user_frame
 from ..core.state import anomaly, batch_levels, duals, fw_levels, state, track, track_all
 from ..core.tensor import Tensor, live_views, wrap
 from .namespace import ArrayMath, TensorMath
@@ -489,8 +489,8 @@ def apply_batched(op: Op, args: tuple, params: tuple, out=None) -> Tensor:
     level = _level_of(args, params)
     if getattr(rule, "logical", False):  # the op as other ops on the logical tensors
         return rule(op, args, params)
-    vals = []
-    dims = []
+    vals: list = []
+    dims: list[int | None] = []
     size = level.size
     for a in args:
         if type(a) is BatchedTensor and a._level is level:
