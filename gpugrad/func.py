@@ -36,11 +36,11 @@ from .autograd import forward_ad as fwAD
 from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
 from .core import factories as _F
-from .core.batched import BatchedTensor, Level, batched, outer_tracked
+from .core.batched import BatchedTensor, batched, level, outer_tracked, unbatched
 from .core.node import Node
 from .core.state import batch_levels, fw_levels
 from .core.tensor import Tensor
-from .ops import cat, expand, movedim, narrow, stack, unsqueeze
+from .ops import cat, narrow, stack
 
 __all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
            "functional_call", "stack_module_state"]
@@ -654,13 +654,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         return _unflatten(ospec, joined)
 
     def _vmap_call(func, leaves, dims, spec, size, kwargs):
-        level = Level(size, randomness)
-        batch_levels.append(level)
-        try:
-            wrapped = [x if d is None else batched(x, d, level) for x, d in zip(leaves, dims)]
+        with level(size, randomness) as lv:
+            wrapped = [x if d is None else batched(x, d, lv) for x, d in zip(leaves, dims)]
             out = func(*_unflatten(spec, wrapped), **kwargs)
-        finally:
-            batch_levels.remove(level)
         outs, ospec = _flatten(out)
         odims = _leaf_dims("vmap", "out_dims", out_dims, out)
         result = []
@@ -668,21 +664,13 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             if not isinstance(o, Tensor):
                 raise ValueError(f"vmap: `func` must only return tensors (or nests of them), "
                                  f"got {type(o).__name__}")
-            mine = type(o) is BatchedTensor and o._level is level
             if d is None:
-                if mine:
+                if type(o) is BatchedTensor and o._level is lv:
                     raise ValueError("vmap: out_dims is None for an output that differs from "
                                      "example to example; give it a batch dim")
                 result.append(o)
-                continue
-            d = _norm("vmap", "out_dim", d, o.ndim + 1)
-            if mine:
-                v = o._value
-                result.append(v if o._bdim == d else movedim(v, o._bdim, d))
-            else:  # the same for every example: repeated along the batch (a broadcast view)
-                shape = list(o.shape)
-                shape.insert(d, size)
-                result.append(expand(unsqueeze(o, d), *shape))
+            else:
+                result.append(unbatched(o, lv, _norm("vmap", "out_dim", d, o.ndim + 1)))
         return _unflatten(ospec, result)
 
     return wrapper

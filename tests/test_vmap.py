@@ -529,3 +529,29 @@ def test_per_sample_gradients_match_torch_func():
     th = tvmap(torch.func.hessian(lambda x: torch.sin(x @ torch.tensor(W).mT).sum()))(
         torch.tensor(xs))
     np.testing.assert_allclose(_np(h), th.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- gradcheck
+
+
+def test_gradcheck_check_batched_grad(monkeypatch):
+    from gpugrad.autograd import GradcheckError, gradcheck, gradgradcheck
+
+    x = gg.randn(3, 4, dtype=gg.float64, requires_grad=True)
+    w = gg.randn(4, 2, dtype=gg.float64, requires_grad=True)
+
+    def f(x, w):
+        return (x @ w).tanh().sum(0), x[[0, 2]] * 2
+
+    assert gradcheck(f, (x, w), check_batched_grad=True)
+    assert gradgradcheck(lambda x, w: f(x, w)[0], (x, w), check_batched_grad=True)
+    right = OPS["mul"].batch
+
+    def wrong(op, vals, dims, params, level):  # a rule that mixes up the examples
+        r, d = right(op, vals, dims, params, level)
+        return r.flip((d,)), d
+
+    monkeypatch.setattr(OPS["mul"], "batch", wrong)
+    assert gradcheck(f, (x, w))  # the plain check does not batch
+    with pytest.raises(GradcheckError, match="check_batched_grad"):
+        gradcheck(f, (x, w), check_batched_grad=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import warnings
 
+from ..core.batched import batched, level, unbatched
 from ..core.tensor import Tensor
 from ..ops import stack
 from .grad_mode import enable_grad
@@ -184,12 +185,45 @@ def _fast(fn, inputs, pos, outputs, eps, atol, rtol, raise_exception):
     return True
 
 
-def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=False):
+def _batched_grads(outputs, diff, atol, rtol, raise_exception, n=3):
+    """``check_batched_grad``: the vjps of a batch of `n` random cotangents per output, taken
+    at once under vmap (the rules on batched tensors), against one vjp per cotangent."""
+    rng = random.Random(2)
+    for i, o in enumerate(outputs):
+        if not o.requires_grad or not o.numel():
+            continue
+        cts = [_random_unit(rng, o) for _ in range(n)]
+        want = [_autograd_grad(o, diff, c, retain_graph=True, allow_unused=True) for c in cts]
+        with level(n) as lv:
+            got = _autograd_grad(o, diff, batched(stack(cts), 0, lv), retain_graph=True,
+                                 allow_unused=True)
+        for j, x in enumerate(diff):
+            g = unbatched(got[j], lv)
+            for k in range(n):
+                w = want[k][j]
+                if w is None and g is None:
+                    continue
+                a = g[k] if g is not None else x.new_zeros(x.shape)
+                b = w if w is not None else x.new_zeros(x.shape)
+                err = ((a - b).abs() - rtol * b.abs()).amax().item() if b.numel() else 0.0
+                if err > atol:
+                    return _fail(
+                        raise_exception,
+                        f"check_batched_grad: the gradient w.r.t. input {j} for cotangent {k} "
+                        f"of output {i}, computed under vmap (batched), differs from the one "
+                        f"computed alone by up to {err + atol:.3g}\nbatched:\n{a}\nalone:\n{b}")
+    return True
+
+
+def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=False,
+              check_batched_grad=False):
     """Check the gradients of `fn` at `inputs` against central finite differences.
 
     Differentiates w.r.t. the inputs with ``requires_grad=True`` (use float64: other float
     dtypes get a warning). Returns True when every Jacobian entry matches; otherwise raises
     `GradcheckError` naming the worst entry (or returns False with ``raise_exception=False``).
+    With ``check_batched_grad=True`` it also checks that the vjps of a batch of cotangents,
+    taken at once under vmap, equal the vjps taken one at a time (every rule batches right).
 
     Example::
 
@@ -212,12 +246,16 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tru
             )
     with enable_grad():
         outputs = _float_outputs(fn(*inputs))
-    if fast_mode:
-        return _fast(fn, inputs, pos, outputs, eps, atol, rtol, raise_exception)
     diff = [inputs[p] for p in pos]
-    ja = _analytical(outputs, diff)
-    jn = _numerical(fn, inputs, pos, outputs, eps)
-    return _compare(ja, jn, outputs, diff, pos, atol, rtol, raise_exception)
+    if fast_mode:
+        ok = _fast(fn, inputs, pos, outputs, eps, atol, rtol, raise_exception)
+    else:
+        ja = _analytical(outputs, diff)
+        jn = _numerical(fn, inputs, pos, outputs, eps)
+        ok = _compare(ja, jn, outputs, diff, pos, atol, rtol, raise_exception)
+    if ok and check_batched_grad:
+        ok = _batched_grads(outputs, diff, atol, rtol, raise_exception)
+    return ok
 
 
 def gradgradcheck(
@@ -230,13 +268,14 @@ def gradgradcheck(
     rtol=1e-3,
     raise_exception=True,
     fast_mode=False,
+    check_batched_grad=False,
 ):
     """Check second derivatives: `gradcheck` of the map (inputs, v) -> v^T J (built with
     ``create_graph=True``), w.r.t. the inputs that require grad and the cotangents v.
 
     `grad_outputs` (the v, one per float output) default to fixed pseudo-random tensors.
     A vjp rule written with raw arrays instead of differentiable ops passes `gradcheck` but
-    fails here.
+    fails here. ``check_batched_grad=True`` checks the second-order vjps under vmap as well.
 
     Example::
 
@@ -284,4 +323,5 @@ def gradgradcheck(
         rtol=rtol,
         raise_exception=raise_exception,
         fast_mode=fast_mode,
+        check_batched_grad=check_batched_grad,
     )

@@ -175,3 +175,32 @@ def wrap_levels(t: Tensor, levels) -> Tensor:
     for lv in levels:
         t = batched(t, 0, lv)
     return t
+
+
+class level:
+    """``with level(size) as lv:`` a vmap level open for its extent (``func.vmap``'s core)."""
+
+    def __init__(self, size, randomness="error"):
+        self.level = Level(size, randomness)
+
+    def __enter__(self) -> Level:
+        batch_levels.append(self.level)
+        return self.level
+
+    def __exit__(self, *exc):
+        batch_levels.remove(self.level)
+        return False
+
+
+def unbatched(t, lv: Level, dim: int = 0):
+    """A result of a function run at level `lv`, with the batch at `dim`: its value, or,
+    for a result that is the same for every example, that result repeated (a broadcast view);
+    None stays None."""
+    if t is None:
+        return None
+    if type(t) is BatchedTensor and t._level is lv:
+        v = t._value
+        return v if t._bdim == dim else v.movedim(t._bdim, dim)
+    shape = list(t.shape)
+    shape.insert(dim, lv.size)
+    return t.unsqueeze(dim).expand(*shape)
