@@ -35,8 +35,8 @@ import threading
 from .autograd import forward_ad as fwAD
 from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
+from .core import batched as _b
 from .core import factories as _F
-from .core.batched import BatchedTensor, batched, level, outer_tracked, unbatched
 from .core.node import Node
 from .core.state import batch_levels, fw_levels
 from .core.tensor import Tensor
@@ -132,7 +132,7 @@ def _enter(x, made):
         y = x.clone()
         if y._rg:
             return y
-    elif type(x) is BatchedTensor:  # a new logical leaf; the values keep their own graph
+    elif type(x) is _b.BatchedTensor:  # a new logical leaf; the values keep their own graph
         y = x._lift()
     else:
         y = x.detach()
@@ -168,7 +168,7 @@ def _reaches_user_leaf(tensors, made):
 def _need_graph(tensors, made):
     """Whether the backward pass must be recorded (create_graph) for someone to use it."""
     return _nested() or _reaches_user_leaf(tensors, made) or (bool(batch_levels) and any(
-        outer_tracked(x) for x in made.values() if type(x) is BatchedTensor))
+        _b.outer_tracked(x) for x in made.values() if type(x) is _b.BatchedTensor))
 
 
 def _finish(tree, made):
@@ -179,7 +179,7 @@ def _finish(tree, made):
     out = []
     for t in leaves:
         if isinstance(t, Tensor) and t._rg and not _reaches_user_leaf([t], made):
-            t = t._lift() if type(t) is BatchedTensor else t.detach()
+            t = t._lift() if type(t) is _b.BatchedTensor else t.detach()
         out.append(t)
     return _unflatten(spec, out)
 
@@ -654,8 +654,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         return _unflatten(ospec, joined)
 
     def _vmap_call(func, leaves, dims, spec, size, kwargs):
-        with level(size, randomness) as lv:
-            wrapped = [x if d is None else batched(x, d, lv) for x, d in zip(leaves, dims)]
+        with _b.level(size, randomness) as lv:
+            wrapped = [x if d is None else _b.batched(x, d, lv) for x, d in zip(leaves, dims)]
             out = func(*_unflatten(spec, wrapped), **kwargs)
         outs, ospec = _flatten(out)
         odims = _leaf_dims("vmap", "out_dims", out_dims, out)
@@ -665,12 +665,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                 raise ValueError(f"vmap: `func` must only return tensors (or nests of them), "
                                  f"got {type(o).__name__}")
             if d is None:
-                if type(o) is BatchedTensor and o._level is lv:
+                if type(o) is _b.BatchedTensor and o._level is lv:
                     raise ValueError("vmap: out_dims is None for an output that differs from "
                                      "example to example; give it a batch dim")
                 result.append(o)
             else:
-                result.append(unbatched(o, lv, _norm("vmap", "out_dim", d, o.ndim + 1)))
+                result.append(_b.unbatched(o, lv, _norm("vmap", "out_dim", d, o.ndim + 1)))
         return _unflatten(ospec, result)
 
     return wrapper
