@@ -205,9 +205,10 @@ class LBFGS(Optimizer):
 
     def step(self, closure):
         """Run up to ``max_iter`` L-BFGS iterations; returns the first ``closure()`` value."""
-        if closure is None:
-            raise RuntimeError(
-                "LBFGS.step requires a closure that reevaluates the model and returns the loss"
+        if not callable(closure):
+            raise TypeError(
+                "LBFGS.step(closure) needs a closure that clears the gradients, computes the "
+                f"loss, calls backward() and returns the loss; got {type(closure).__name__}"
             )
         with no_grad():
             return self._step(closure)

@@ -383,9 +383,10 @@ class LinearLR(LRScheduler):
         return [g["lr"] * ratio for g in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        frac = min(self.total_iters, self.last_epoch) / self.total_iters
+        done = min(self.total_iters, self.last_epoch)
         return [
-            b * (self.start_factor + (self.end_factor - self.start_factor) * frac)
+            b * (self.start_factor
+                 + (self.end_factor - self.start_factor) * done / self.total_iters)
             for b in self.base_lrs
         ]
 
