@@ -292,3 +292,60 @@ def test_adagrad_builds_its_state_at_construction():
     opt = optim.Adagrad([p], initial_accumulator_value=0.25)
     assert opt.state[p]["step"] == 0 and opt.state[p]["sum"].tolist() == [0.25] * 3
     assert math.isclose(opt.defaults["eps"], 1e-10)
+
+
+# ------------------------------------------------------------------ devices and host syncs
+
+
+def _on(device, name, kw):
+    """`name`'s trajectory on `problem`'s loss, run on `device` (float64)."""
+    params, _ = problem(gpugrad)
+    params = [p.detach().to(device).requires_grad_() for p in params]
+    w, b = params
+    rng = np.random.default_rng(0)
+    X = gpugrad.tensor(rng.standard_normal((16, 3)), dtype=gpugrad.float64, device=device)
+    Y = gpugrad.tensor(rng.standard_normal((16, 2)), dtype=gpugrad.float64, device=device)
+
+    def loss():
+        r = X @ w + b - Y
+        return (r * r).mean() + 0.05 * (w**4).sum() + (b * b).sum().sqrt()
+
+    opt = getattr(optim, name)(params, **kw)
+    out = train(params, loss, opt, 4)
+    assert all(s.device == gpugrad.device(device) for st in opt.state.values()
+               for s in st.values() if isinstance(s, gpugrad.Tensor))
+    return out
+
+
+@pytest.mark.parametrize("name,kw", [c for c in CASES if c[1]], ids=[i for i, c in zip(IDS, CASES)
+                                                                     if c[1]])
+def test_device_matches_cpu(name, kw, device):
+    for a, b in zip(_on(device, name, kw)[-1], _on("cpu", name, kw)[-1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_step_reads_nothing_back_from_the_device(monkeypatch):
+    """The update path stays on the device: no .item(), .tolist(), float() or host copies."""
+    from gpugrad import backend as B
+
+    model = gpugrad.nn.Linear(3, 2)
+    ps = list(model.parameters())
+    opts = [
+        optim.RMSprop(ps, momentum=0.9, centered=True, weight_decay=0.1),
+        optim.Adagrad(ps, lr_decay=0.1, weight_decay=0.1),
+        optim.Adamax(ps, weight_decay=0.1),
+        optim.NAdam(ps, weight_decay=0.1),
+        optim.NAdam(ps, weight_decay=0.1, decoupled_weight_decay=True),
+        optim.Adam(ps, weight_decay=0.1, decoupled_weight_decay=True),
+    ]
+    model(gpugrad.randn(4, 3)).sum().backward()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("host sync in optimizer step")
+
+    for attr in ("item", "tolist", "numpy", "__float__", "__bool__", "__int__"):
+        monkeypatch.setattr(gpugrad.Tensor, attr, forbidden)
+    monkeypatch.setattr(B, "to_numpy", forbidden)
+    for opt in opts:
+        for _ in range(2):
+            opt.step()

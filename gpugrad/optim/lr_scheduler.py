@@ -76,7 +76,7 @@ def _mark_optimizer_steps(optimizer):
         opt._opt_called = True
         return func.__get__(opt, type(opt))(*args, **kwargs)
 
-    wrapper._wrapped_by_lr_sched = True  # type: ignore[attr-defined]
+    wrapper._wrapped_by_lr_sched = True
     optimizer.step = wrapper
 
 
@@ -558,7 +558,7 @@ class SequentialLR(_Composite, LRScheduler):
         elif hasattr(sched, "last_epoch"):
             sched.last_epoch -= 1
 
-    def step(self):  # type: ignore[override]
+    def step(self):
         """Advance one epoch; at a milestone the next scheduler starts from its epoch 0."""
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -592,7 +592,7 @@ class ChainedScheduler(_Composite, LRScheduler):
         self.optimizer = optimizer
         self._last_lr = _lrs(self._schedulers[-1].optimizer)
 
-    def step(self):  # type: ignore[override]
+    def step(self):
         """Step every scheduler, in order."""
         for s in self._schedulers:
             s.step()
@@ -643,7 +643,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
-    def step(self, metrics, epoch=None):  # type: ignore[override]
+    def step(self, metrics, epoch=None):
         """Record this epoch's metric and reduce ``lr`` if it has stopped improving."""
         current = float(metrics)
         if epoch is None:
