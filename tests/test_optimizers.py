@@ -172,9 +172,13 @@ def test_state_dict_resume_is_exact(name, kw, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_torch_state_dict_loads_into_gpugrad():
-    """A state dict written by torch (tensors converted to gpugrad) continues identically."""
-    name, kw = "Adam", dict(lr=0.05, amsgrad=True)
+@pytest.mark.parametrize("name,kw", [
+    ("Adam", dict(lr=0.05, amsgrad=True)), ("NAdam", dict(lr=0.05)), ("Adagrad", dict()),
+    ("ASGD", dict(lr=0.05, t0=1)), ("Rprop", dict(lr=0.05)), ("SGD", dict(momentum=0.9)),
+], ids=["Adam", "NAdam", "Adagrad", "ASGD", "Rprop", "SGD"])
+def test_torch_state_dict_loads_into_gpugrad(name, kw):
+    """A state dict written by torch (tensors converted to gpugrad; its step, mu_product, eta
+    and mu are 0-d tensors) continues identically."""
     tparams, tloss, topt = make(torch, name, kw)
     train(tparams, tloss, topt, 3)
     tsd = topt.state_dict()
@@ -183,12 +187,14 @@ def test_torch_state_dict_loads_into_gpugrad():
                       for k, v in st.items()} for i, st in tsd["state"].items()},
         "param_groups": tsd["param_groups"],
     }
-    conv["state"] = {i: {**st, "step": int(st["step"].item())} for i, st in conv["state"].items()}
     params, loss, opt = make(gpugrad, name, kw)
     with gpugrad.no_grad():
         for p, tp in zip(params, tparams):
             p.copy_(gpugrad.tensor(tp.detach().numpy()))
     opt.load_state_dict(conv)
+    for st in opt.state.values():
+        assert all(isinstance(st[k], (int, float)) for k in ("step", "mu_product", "eta", "mu")
+                   if k in st)
     ours = train(params, loss, opt, 3)[-1]
     theirs = train(tparams, tloss, topt, 3)[-1]
     for a, b in zip(ours, theirs):
