@@ -12,7 +12,7 @@ class _Loss(Module):
     and ``reduce`` bools override it (with PyTorch's warning); a string passed where they go
     (``nn.MSELoss('sum')``) is a TypeError, since PyTorch would silently take the mean."""
 
-    _reductions = F._REDUCTIONS
+    _reductions: tuple[str, ...] = F._REDUCTIONS
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
