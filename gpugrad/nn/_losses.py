@@ -583,6 +583,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
         raise RuntimeError(f"{name}: {target.ndim}D target tensor expects {want}D input tensors, "
                            f"but found inputs with sizes {list(input1.shape)} and "
                            f"{list(input2.shape)}.")
+    broadcast_shapes(name, tuple(input1.shape), tuple(input2.shape))
     d = target.ndim
     eps = 1e-12  # PyTorch's floor on the squared norms
     prod = (input1 * input2).sum(d)
