@@ -420,7 +420,7 @@ _ELEMENTWISE = (
     "add sub mul div pow pow_scalar div_rounded floor_divide remainder fmod atan2 hypot logaddexp "
     "xlogy maximum minimum where clamp to_dtype eq ne lt le gt ge logical_and logical_or "
     "logical_xor logical_not isnan isinf isfinite bitwise_and bitwise_or bitwise_xor clone "
-    "to_device").split()
+    "to_device binary_cross_entropy").split()
 
 RULES = {
     **{name: elementwise for name in _ELEMENTWISE},
