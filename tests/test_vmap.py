@@ -374,10 +374,15 @@ def test_errors():
         vmap(f_vec, out_dims=None)(X)
     with pytest.raises(ValueError, match="not compatible"):
         vmap(f_vec, in_dims=({"a": 0},))(X)
-    with pytest.raises(RuntimeError, match="item"):
+    with pytest.raises(RuntimeError, match="item.*differs from example to example"):
         vmap(lambda x: x.sum().item())(X)
     with pytest.raises(RuntimeError, match="bool"):
         vmap(lambda x: x if x.sum() > 0 else -x)(X)
+    with pytest.raises(RuntimeError, match="tolist"):
+        vmap(lambda x: x.tolist())(X)
+    # control flow that every example takes the same way is fine (checks that raise)
+    _close(vmap(lambda x: x * 2 if (x.abs() < 100).all() else x)(X), 2 * X)
+    assert vmap(lambda x: x * 0 + int((x.sum() * 0 + 3).item()))(X).sum().item() == 45
     with pytest.raises(RuntimeError, match="backward"):
         vmap(lambda x: (x * W1[0].clone().requires_grad_()).sum().backward())(X)
     with pytest.raises(ValueError, match="chunk_size"):

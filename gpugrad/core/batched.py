@@ -82,10 +82,23 @@ class BatchedTensor(Tensor):
     def _refuse(self, what):
         raise RuntimeError(
             f"vmap: {what} is not possible on a batched tensor inside vmap (its value differs "
-            "from example to example); return the tensor from the vmapped function instead")
+            "from example to example: data-dependent control flow); return the tensor from the "
+            "vmapped function, or use where() instead of an if")
+
+    def _agreed(self, what):
+        """The one value of a one-element batched tensor when every example has the same
+        (so control flow on it, e.g. a check that raises, is the same for every example)."""
+        if self._data.size != 1:
+            raise RuntimeError(f"{what}: a tensor with {self._data.size} elements cannot be "
+                               "converted to a Python number; only one-element tensors can")
+        a = B.to_numpy(physical(self)).reshape(-1)
+        first = a[:1]
+        if a.size and not bool((a == first).all()):
+            self._refuse(f"{what} (its value differs from example to example)")
+        return first[0].item() if a.size else None
 
     def item(self):
-        self._refuse("item() (a Python number)")
+        return self._agreed("item")
 
     def tolist(self):
         self._refuse("tolist()")
@@ -97,7 +110,7 @@ class BatchedTensor(Tensor):
         self._refuse("conversion to a NumPy array")
 
     def __bool__(self):
-        self._refuse("bool() (data-dependent control flow)")
+        return bool(self._agreed("bool() (data-dependent control flow)"))
 
     def __dlpack__(self, stream=None, **kwargs):
         self._refuse("__dlpack__")
