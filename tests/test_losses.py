@@ -364,6 +364,13 @@ def test_class_indices_out_of_range_or_negative_raise():
     assert np.isfinite(ok.item())
 
 
+def test_one_sample_gives_a_0d_loss():
+    for t in (gg.tensor(1), gg.tensor([1])):  # a 0-d target or one of size 1, as in PyTorch
+        out = gF.nll_loss(gg.tensor([-1.0, -2.0, -3.0]), t, reduction="none")
+        assert out.shape == () and out.item() == 2.0
+        assert gF.cross_entropy(gg.zeros(3), t, reduction="none").shape == ()
+
+
 def test_ignored_targets_do_not_count():
     x = gg.randn(4, 3, dtype=gg.float64, requires_grad=True)
     t = gg.tensor([2, -100, 0, -100])
@@ -518,6 +525,13 @@ ERRORS = {
     "triplet-dims": lambda F, T: F.triplet_margin_loss(T.ones(2, 3), T.ones(2, 3), T.ones(3)),
     "triplet-margin": lambda F, T: F.triplet_margin_loss(T.ones(2, 3), T.ones(2, 3),
                                                          T.ones(2, 3), margin=-1.0),
+    "nll-1d-target-size": lambda F, T: F.nll_loss(T.zeros(3), _ce_i(T, 0, 1)),
+    "mse-int-input": lambda F, T: F.mse_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "huber-int-input": lambda F, T: F.huber_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "l1-int-input": lambda F, T: F.l1_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "ce-int-input": lambda F, T: F.cross_entropy(T.zeros(2, 3).long(), _ce_i(T, 0, 1)),
+    "ce-bool-target": lambda F, T: F.cross_entropy(T.zeros(2, 3), T.tensor([True, False])),
+    "mlsm-0d": lambda F, T: F.multilabel_soft_margin_loss(T.tensor(0.5), T.tensor(1.0)),
     "TripletMarginLoss-margin": lambda F, T: (nn if T is gg else torch.nn).TripletMarginLoss(
         margin=0.0),
 }
@@ -541,7 +555,7 @@ def test_errors_have_torch_types(call):
                  "mrl": "margin_ranking_loss", "triplet": "triplet_margin_loss",
                  "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
                  "bce_logits": "binary_cross_entropy_with_logits",
-                 "soft_margin": "soft_margin_loss"}[name]
+                 "soft_margin": "soft_margin_loss", "mlsm": "multilabel_soft_margin_loss"}[name]
         assert short in str(got.value)
 
 

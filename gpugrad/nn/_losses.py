@@ -55,11 +55,19 @@ def _reduce(loss, reduction):
     return loss.sum() if reduction == "sum" else loss
 
 
+_FLOATING = ("input", "input1", "input2", "anchor", "positive", "negative")
+
+
 def _tensors(name, **args):
+    """Each of `args` must be a tensor, and the inputs (not targets) of a floating dtype
+    (NotImplementedError, as PyTorch's kernels for integer inputs; a RuntimeError)."""
     for what, t in args.items():
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): argument '{what}' must be a Tensor, not "
                             f"{type(t).__name__}")
+        if what in _FLOATING and not t.dtype.is_floating_point:
+            raise NotImplementedError(f"{name}: not implemented for {what} of dtype {t.dtype}; "
+                                      "expected a floating-point tensor")
 
 
 def _broadcast_pair(name, input, target):
@@ -286,6 +294,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if weight is not None:
         loss = loss * weight
     c = input.ndim - 1
+    if c < 0:
+        raise IndexError("multilabel_soft_margin_loss: input must have a class dimension (the "
+                         "last), got a 0-d tensor")
     return _reduce(loss.sum(c) / input.shape[c], reduction)
 
 
@@ -302,8 +313,9 @@ def _class_check(name, input, target, weight):
     si, st = tuple(input.shape), tuple(target.shape)
     if input.ndim == 1:
         if target.ndim > 1 or (target.ndim == 1 and st != (1,)):
-            raise RuntimeError(f"{name}: a 1-D input (one sample of {si[0]} classes) takes a 0-D "
-                               f"target, got target of shape {st}")
+            raise ValueError(f"{name}: For 1D input, 1D target must have size 1, but got target "
+                             f"size: {target.shape[0] if target.ndim else st} (a 1-D input is one "
+                             f"sample of {si[0]} classes; its target is 0-D or of size 1)")
     else:
         if input.ndim == 2 and target.ndim != 1:
             raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not "
@@ -356,7 +368,7 @@ def _nll(name, logp, target, weight, ignore_index, reduction):
 def _batched(input, target):
     """A 1-D input (one sample) as a batch of one, and whether it was."""
     if input.ndim == 1:
-        return input.unsqueeze(0), target.reshape(1), target.ndim == 0
+        return input.unsqueeze(0), target.reshape(1), True
     return input, target, False
 
 
