@@ -370,7 +370,7 @@ def _nccl_all_reduce(pg, name, tensor, op, async_op):
 
     def finish():
         if avg:
-            buf /= pg.size
+            buf[...] /= pg.size
         done()
 
     return _run_nccl(pg, name, lambda: pg.nccl.all_reduce(buf, "SUM" if avg else nop), finish,
@@ -552,7 +552,7 @@ def _nccl_reduce_scatter(pg, name, send, output, op, async_op):
 
     def finish():
         if avg:
-            recv /= pg.size
+            recv[...] /= pg.size
         done()
 
     return _run_nccl(pg, name, lambda: pg.nccl.reduce_scatter(send, recv,
@@ -583,7 +583,7 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
 
         def finish_cuda():
             if avg and pg.rank == dst:
-                buf /= pg.size
+                buf[...] /= pg.size
             done()
 
         return _run_nccl(pg, name, lambda: pg.nccl.reduce(buf, "SUM" if avg else op.name, dst),
@@ -652,7 +652,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
             _scatter_rows(recv, gather_list)
 
     if pg.size == 1:
-        recv[0] = send  # type: ignore[index]
+        recv[0] = send
         return _trivial(pg, name, finish, async_op)
     return _run(pg, name, lambda: pg.comm.Gather(send, recv, root=dst),
                 lambda: pg.comm.Igather(send, recv, root=dst), finish, async_op, (send, recv))
@@ -696,7 +696,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
     send = _stack(scatter_list) if pg.rank == src else None
     recv, done = _out(name, tensor)
     if pg.size == 1:
-        recv[...] = send[0]  # type: ignore[index]
+        recv[...] = send[0]
         return _trivial(pg, name, done, async_op)
     return _run(pg, name, lambda: pg.comm.Scatter(send, recv, root=src),
                 lambda: pg.comm.Iscatter(send, recv, root=src), done, async_op, (send,))
@@ -721,7 +721,7 @@ def _check_header(name, header, t, src):
     if not (header[4:] == mine[4:]).all():
         raise RuntimeError(f"recv: rank {src} sent a {B.DTYPES[int(header[4])].name} tensor of "
                            f"shape {_describe(header).split('shape ')[1].split(', root')[0]}, "
-                           f"but this rank receives into a {t.dtype} tensor of shape "
+                           f"but this rank receives into a {t.dtype.name} tensor of shape "
                            f"{tuple(t.shape)}")
 
 
@@ -818,7 +818,10 @@ def irecv(tensor, src=None, group=None, tag=0) -> Work:
     MPI = _mpi()
     header = _np.empty(META, _np.int64)
     buf, done = _out(name, tensor)
-    payload = pg.comm.Irecv(buf, src, tag)  # posted now: a sender never waits for wait()
+    # Both posted now (header first: receives match messages in the order they are posted),
+    # so a sender never waits for wait().
+    head = pg.comm.Irecv(header, src, tag)
+    payload = pg.comm.Irecv(buf, src, tag)
 
     def finish():
         pg.watchdog.start(name)
@@ -836,4 +839,4 @@ def irecv(tensor, src=None, group=None, tag=0) -> Work:
             pg.watchdog.stop()
         done()
 
-    return Work(pg, name, [pg.comm.Irecv(header, src, tag)], finish, (header, buf))
+    return Work(pg, name, [head], finish, (header, buf))
