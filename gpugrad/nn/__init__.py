@@ -10,9 +10,9 @@ Example::
     loss.backward()
 """
 
-from . import functional, init, modules
+from . import functional, init, modules, parallel
 from .module import Module
 from .modules import *  # noqa: F403 - the layers, containers and losses of modules.__all__
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__]
+__all__ = ["functional", "init", "parallel", "Module", "Parameter", *modules.__all__]
