@@ -41,7 +41,10 @@ post_hooked: dict[int, weakref.ref] = {}
 def track_post_hooked(t) -> None:
     i = id(t)
     if i not in post_hooked:
-        post_hooked[i] = weakref.ref(t, lambda _, i=i: post_hooked.pop(i, None))
+        def forget(_ref, i=i):
+            post_hooked.pop(i, None)
+
+        post_hooked[i] = weakref.ref(t, forget)
 
 
 # Anomaly mode (process-wide, as in PyTorch): nodes keep the user's line that made them, and
