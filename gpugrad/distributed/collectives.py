@@ -219,10 +219,8 @@ def _avg_ok(name, op, t):
 def _out(name, t):
     """The contiguous array a collective writes into for tensor `t`, and a function that
     finishes the write (copies back where `t` is not contiguous; bumps t's version)."""
+    _writable(name, t)
     d = t._data
-    if not getattr(d, "flags", None) or not d.flags.writeable:
-        raise RuntimeError(f"{name}: the output tensor is read-only (e.g. an expanded view); "
-                           "pass a tensor that owns its memory (.clone())")
     if d.flags.c_contiguous:
         buf = d
     else:
@@ -234,6 +232,14 @@ def _out(name, t):
         t._vc[0] += 1
 
     return _bytes_view(buf), done
+
+
+def _writable(name, t):
+    """Raise for an output tensor whose storage cannot be written (an expanded view)."""
+    d = t._data
+    if isinstance(d, B.ndarray) and not d.flags.writeable:
+        raise RuntimeError(f"{name}: the output tensor is read-only (e.g. an expanded view); "
+                           "pass a tensor that owns its memory (.clone())")
 
 
 def _bytes_view(a):
@@ -324,7 +330,8 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """
     name = "all_reduce"
     pg = default_group(group)
-    err = _local(lambda: (_tensor(name, "tensor", tensor), _avg_ok(name, op, tensor)))
+    err = _local(lambda: (_tensor(name, "tensor", tensor), _avg_ok(name, op, tensor),
+                          _writable(name, tensor)))
     _agree(pg, name, _meta(name, op, 0, tensor if err is None else None, err), err)
     if _on_cuda(pg, name, tensor):
         return _nccl_all_reduce(pg, name, tensor, op, async_op)
@@ -386,7 +393,8 @@ def broadcast(tensor, src=0, group=None, async_op=False):
     """
     name = "broadcast"
     pg = default_group(group)
-    err = _local(lambda: (_tensor(name, "tensor", tensor), _root(name, "src", src, pg.size)))
+    err = _local(lambda: (_tensor(name, "tensor", tensor), _root(name, "src", src, pg.size),
+                          _writable(name, tensor)))
     _agree(pg, name, _meta(name, None, src if err is None else 0,
                            tensor if err is None else None, err), err)
     if _on_cuda(pg, name, tensor):
@@ -421,7 +429,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
                           _list(name, "tensor_list", tensor_list, tensor, pg.size)))
     _agree(pg, name, _meta(name, None, 0, tensor if err is None else None, err), err)
     for t in tensor_list:
-        _out(name, t)  # writable
+        _writable(name, t)
     if _on_cuda(pg, name, tensor):
         send = _cuda_buf(tensor)
         recv = send.__class__((pg.size,) + send.shape, send.dtype)
@@ -463,6 +471,7 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
             raise ValueError(f"{name}: output_tensor ({tuple(output_tensor.shape)}, "
                              f"{output_tensor.dtype}) must hold world size ({pg.size}) times "
                              f"input_tensor ({tuple(input_tensor.shape)}, {input_tensor.dtype})")
+        _writable(name, output_tensor)
 
     err = _local(check)
     _agree(pg, name, _meta(name, None, 0, input_tensor if err is None else None, err), err)
@@ -490,7 +499,8 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     name = "reduce_scatter"
     pg = default_group(group)
     err = _local(lambda: (_tensor(name, "output", output), _avg_ok(name, op, output),
-                          _list(name, "input_list", input_list, output, pg.size)))
+                          _list(name, "input_list", input_list, output, pg.size),
+                          _writable(name, output)))
     _agree(pg, name, _meta(name, op, 0, output if err is None else None, err), err)
     if _on_cuda(pg, name, output):
         send = output._data.__class__((pg.size,) + output._data.shape, output._data.dtype)
@@ -521,6 +531,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None, async_op=F
             raise ValueError(f"{name}: input ({tuple(input.shape)}, {input.dtype}) must hold "
                              f"world size ({pg.size}) times output ({tuple(output.shape)}, "
                              f"{output.dtype})")
+        _writable(name, output)
 
     err = _local(check)
     _agree(pg, name, _meta(name, op, 0, output if err is None else None, err), err)
@@ -571,7 +582,8 @@ def reduce(tensor, dst=0, op=ReduceOp.SUM, group=None, async_op=False):
     name = "reduce"
     pg = default_group(group)
     err = _local(lambda: (_tensor(name, "tensor", tensor), _avg_ok(name, op, tensor),
-                          _root(name, "dst", dst, pg.size)))
+                          _root(name, "dst", dst, pg.size),
+                          pg.rank == dst and _writable(name, tensor)))
     _agree(pg, name, _meta(name, op, dst if err is None else 0,
                            tensor if err is None else None, err), err)
     if _on_cuda(pg, name, tensor):
@@ -624,7 +636,7 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
         if pg.rank == dst:
             _list(name, "gather_list", gather_list, tensor, pg.size)
             for t in gather_list:
-                _out(name, t)
+                _writable(name, t)
         elif gather_list:
             raise ValueError(f"{name}: Argument ``gather_list`` must NOT be specified on "
                              f"non-destination ranks (rank {pg.rank}; dst is {dst}).")
@@ -679,7 +691,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
         elif scatter_list:
             raise ValueError(f"{name}: Argument ``scatter_list`` must NOT be specified on "
                              f"non-source ranks (rank {pg.rank}; src is {src}).")
-        _out(name, tensor)
+        _writable(name, tensor)
 
     err = _local(check)
     _agree(pg, name, _meta(name, None, src if err is None else 0,

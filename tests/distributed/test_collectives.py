@@ -161,6 +161,8 @@ def test_mismatched_shapes_and_dtypes_raise_instead_of_garbage(several):
     with pytest.raises((RuntimeError, TypeError), match="invalid arguments|AVG needs"):
         dist.all_reduce(gpugrad.ones(2, dtype=gpugrad.int64),
                         op=dist.ReduceOp.AVG if r == 1 else dist.ReduceOp.SUM)
+    with pytest.raises(RuntimeError, match="invalid arguments|read-only"):
+        dist.broadcast(gpugrad.zeros(1).expand(3) if r == 1 else gpugrad.zeros(3), src=0)
     x = gpugrad.ones(2)
     dist.all_reduce(x)
     assert x.tolist() == [float(n)] * 2
