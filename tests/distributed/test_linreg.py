@@ -51,3 +51,11 @@ def test_memory_mapped_run_equals_in_memory(world, tmp_path, capsys):
     out = capsys.readouterr().out
     if dist.get_rank() == 0:
         assert "memory-mapped, streamed in chunks of 500 rows" in out
+
+
+def test_lbfgs_distributed_equals_one_process(world):
+    """L-BFGS evaluates the closure the same number of times on every rank."""
+    args = [*ARGS, "--dtype", "float64", "--optimizer", "lbfgs", "--steps", "10"]
+    alone = linreg.main_sharded(linreg.parse(args))
+    spread = linreg.main([*args, "--distributed"])
+    np.testing.assert_allclose(spread, alone, rtol=1e-6)
