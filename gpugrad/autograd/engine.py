@@ -7,6 +7,7 @@ rules run on tensors (``TensorMath``) so that the gradients are differentiable a
 
 from __future__ import annotations
 
+import threading
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
@@ -29,13 +30,33 @@ def _tensor(v):
 
 
 def _run_hooks(hooks, g, graph):
-    """Call tensor hooks on cotangent `g` (a tensor, or an array when `graph` is False)."""
+    """Call tensor hooks on cotangent `g` (a tensor, or an array when `graph` is False); a
+    hook's result must be a tensor of the cotangent's shape, dtype and device (PyTorch's check)."""
     t = _tensor(g)
     for h in hooks:
         r = h(t)
         if r is not None:
+            _check_hook_result(h, t, r)
             t = r
     return t if graph else t._data
+
+
+def _check_hook_result(h, g, r):
+    name = getattr(h, "__qualname__", None) or type(h).__name__
+    if not isinstance(r, Tensor):
+        raise TypeError(f"hook '{name}' returned a {type(r).__name__}; a tensor hook must "
+                        "return a Tensor (the new gradient) or None")
+    what = ("size", tuple(g._data.shape), tuple(r._data.shape)) if r._data.shape != \
+        g._data.shape else ("dtype", g.dtype, r.dtype) if r._data.dtype != g._data.dtype else \
+        ("device", g.device, r.device) if not B.same_device(r._data, g._data) else None
+    if what is not None:
+        raise RuntimeError(f"hook '{name}' has changed the {what[0]} of the gradient (was "
+                           f"{what[1]}, got {what[2]}); return a gradient like the one given")
+
+
+# One lock for every accumulation into a ``.grad``: threads that backpropagate into a shared
+# leaf at once would otherwise lose updates (a read-modify-write). PyTorch locks it too.
+_grad_lock = threading.Lock()
 
 
 def _own(g, handed):
@@ -57,13 +78,14 @@ def store_grad(t, g, create_graph, handed):
                            "returned a wrong shape)")
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
-    old = t.grad
-    if old is None:
-        t.grad = _own(g, handed) if not create_graph else g
-    elif create_graph or old._rg:
-        t.grad = old + g
-    else:
-        old._data += g._data
+    with _grad_lock:
+        old = t.grad
+        if old is None:
+            t.grad = _own(g, handed) if not create_graph else g
+        elif create_graph or old._rg:
+            t.grad = old + g
+        else:
+            old._data += g._data
 
 
 def _saved_out(n):
@@ -110,9 +132,15 @@ def _observe(n, g, graph, capture, create_graph, handed):
     return g
 
 
-# One list per backward being run (backward may run inside a hook): the callbacks queued
-# during it, run once it has finished.
-_callbacks: list[list] = []
+class _Callbacks(threading.local):
+    """Per thread, one list per backward being run (backward may run inside a hook): the
+    callbacks queued during it, run once it has finished."""
+
+    def __init__(self):
+        self.stack: list[list] = []
+
+
+_callbacks = _Callbacks()
 
 
 def queue_callback(callback) -> None:
@@ -125,9 +153,10 @@ def queue_callback(callback) -> None:
             queue_callback(lambda: print("backward done"))
         w.register_post_accumulate_grad_hook(hook)
     """
-    if not _callbacks:
+    stack = _callbacks.stack
+    if not stack:
         raise RuntimeError("Final callbacks can only be installed during backward pass.")
-    _callbacks[-1].append(callback)
+    stack[-1].append(callback)
 
 
 def _leaf_uses(roots) -> dict:
@@ -209,7 +238,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     heapify(heap)
     pending = _leaf_uses(roots) if post_hooked and capture is None else None
 
-    _callbacks.append([])
+    _callbacks.stack.append([])
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     check_nan = anomaly[0]
@@ -289,13 +318,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     capture[t] = g
             else:
                 _finish_leaf(t, g, graph, create_graph, handed)
-        callbacks = _callbacks[-1]
+        callbacks = _callbacks.stack[-1]
         i = 0
         while i < len(callbacks):  # a callback may queue more
             callbacks[i]()
             i += 1
     finally:
-        _callbacks.pop()
+        _callbacks.stack.pop()
         state.grad_enabled = prev
         quiet.__exit__(None, None, None)
     if capture is not None:

@@ -40,7 +40,13 @@ def dropout(input, p=0.5, training=True):
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
+    if not training:
+        return input
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"dropout: result type Float can't be cast to the desired output "
+                           f"type {input.dtype}; dropout in training needs a floating-point "
+                           "tensor (e.g. x.float())")
+    if p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0
