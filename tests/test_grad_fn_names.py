@@ -282,6 +282,25 @@ TORCH_NAMES = {
     'F.binary_cross_entropy_with_logits(x, prob, pos_weight=pw)':
         'BinaryCrossEntropyWithLogitsBackward0',
     'F.dropout(x, 0.5)': 'MulBackward0',
+    'T.normal(x, y)': 'NormalBackward3',
+    'T.normal(x, 2.0)': 'NormalBackward1',
+    'T.normal(0.5, y)': 'NormalBackward2',
+    'T.normal(0.0, 1.0, (2,))': None,
+    'T.bernoulli(x)': 'BernoulliBackward0',
+    'T.bernoulli(x, 0.5)': 'NotImplemented',
+    'T.poisson(x)': 'PoissonBackward0',
+    'T.multinomial(x, 2)': None,
+    '(x * 1).normal_()': 'NormalBackward0',
+    '(x * 1).uniform_(0, 1)': 'UniformBackward0',
+    '(x * 1).bernoulli_(0.5)': 'BernoulliBackward2',
+    '(x * 1).bernoulli_(prob)': 'BernoulliBackward1',
+    '(x * 1).exponential_()': 'ExponentialBackward0',
+    '(x * 1).random_(0, 5)': 'RandomBackward0',
+    '(x * 1).random_(5)': 'RandomBackward1',
+    '(x * 1).random_()': 'RandomBackward2',
+    '(x * 1).geometric_(0.5)': 'GeometricBackward0',
+    '(x * 1).cauchy_()': 'CauchyBackward0',
+    '(x * 1).log_normal_()': 'LogNormalBackward0',
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)

@@ -503,9 +503,10 @@ def _lists_of_tensors(data):
 
 
 def device_of_data(data):
+    """The device a tensor made of `data` goes to: a CuPy array's, else the default device."""
     if B.is_array(data) and type(data) is not B.ndarray:
         return B.device_of(data)
-    return B.CPU
+    return B.get_default_device()
 
 
 def parse_to(name, args, kwargs):

@@ -122,6 +122,10 @@ from .reduction import prod as prod
 from .reduction import std as std
 from .reduction import sum as sum
 from .reduction import var as var
+from .sampling import bernoulli as bernoulli
+from .sampling import multinomial as multinomial
+from .sampling import normal as normal
+from .sampling import poisson as poisson
 from .shape import broadcast_tensors as broadcast_tensors
 from .shape import broadcast_to as broadcast_to
 from .shape import cat as cat
@@ -181,6 +185,7 @@ __all__ = [
     "atan",
     "atan2",
     "atanh",
+    "bernoulli",
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
@@ -251,6 +256,7 @@ __all__ = [
     "mm",
     "movedim",
     "mul",
+    "multinomial",
     "multiply",
     "mv",
     "narrow",
@@ -258,9 +264,11 @@ __all__ = [
     "neg",
     "negative",
     "norm",
+    "normal",
     "not_equal",
     "outer",
     "permute",
+    "poisson",
     "pow",
     "prod",
     "reciprocal",
