@@ -59,6 +59,7 @@ from .core.factories import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,

@@ -71,7 +71,11 @@ def _draw(xp, *args):
         return (u < extra).astype(dt)
     if kind == "uniform_":
         low, high = extra
-        return (low + (high - low) * u).astype(dt)
+        r = (low + (high - low) * u).astype(dt)
+        if high > low:  # a value rounded up to `high` in a narrow dtype: [low, high) still
+            top = xp.asarray(high, dtype=dt)
+            r = xp.where(r >= top, xp.nextafter(top, xp.asarray(low, dtype=dt)), r)
+        return r
     if kind == "exponential_":  # inverse CDF; 1 - u is in (0, 1], so the log is finite
         return (-xp.log1p(-u) / extra).astype(dt)
     if kind == "geometric_":  # the number of trials up to the first success, >= 1
