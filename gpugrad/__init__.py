@@ -20,11 +20,19 @@ from . import (
     viz,
 )
 from . import backend as _B
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .backend import (
     device,
     dtype,
     e,
+    get_default_device,
     float16,
     float32,
     float64,
@@ -37,11 +45,21 @@ from .backend import (
     nan,
     pi,
     promote_types,
+    set_default_device,
     set_default_dtype,
     uint8,
 )
 from .core.factories import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
     Generator,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     empty,

@@ -301,6 +301,7 @@ TORCH_NAMES = {
     '(x * 1).geometric_(0.5)': 'GeometricBackward0',
     '(x * 1).cauchy_()': 'CauchyBackward0',
     '(x * 1).log_normal_()': 'LogNormalBackward0',
+    'T.isclose(x, y)': None,
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)
@@ -320,6 +321,8 @@ NO_CALL = {
     "to_dtype": "PyTorch has no to_dtype; x.to(dtype) is the call above",
     "getitem": "PyTorch has no getitem function; the x[...] calls above",
     "linear_mse_loss": "gpugrad's fused linear-regression loss, no PyTorch counterpart",
+    "allclose": "returns a Python bool (no grad_fn to name)",
+    "equal": "returns a Python bool (no grad_fn to name)",
 }
 
 # fmt: on

@@ -7,7 +7,7 @@ import builtins
 import time
 
 from .. import backend as B
-from .tensor import Tensor, attach, device_of_data, from_data, wrap
+from .tensor import LEGACY_TYPES, Size, Tensor, attach, device_of_data, from_data, wrap
 
 
 def _finish(a, requires_grad, name="tensor"):
@@ -363,6 +363,62 @@ class Generator:
         if self.device.type != "cpu":
             raise NotImplementedError("Generator.randperm: CPU generators only")
         return as_tensor(self._engine().permutation(n).astype(B.int64.np))
+
+
+# ----------------------------------------------------------------------------- legacy types
+
+
+class _LegacyType(type):
+    """The metaclass of ``FloatTensor`` and the like: calling one makes a CPU tensor of its
+    dtype, and ``isinstance(t, FloatTensor)`` checks the dtype and the device, as PyTorch."""
+
+    legacy_dtype: B.dtype
+
+    def __call__(cls, *args, device=None):
+        dt = cls.legacy_dtype
+        name = cls.__name__
+        if device is not None and B.as_device(device).type != "cpu":
+            raise RuntimeError(f"{name}: legacy constructor expects device type: cpu but device "
+                               f"type: {B.as_device(device).type} was passed")
+        if not args:
+            return zeros(0, dtype=dt, device="cpu")
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            t = args[0]
+            if t.dtype is not dt or t.device.type != "cpu":
+                raise TypeError(f"{name}(): expected a tensor of dtype {dt} on the CPU, got "
+                                f"{t.type()}; convert it with .type('gpugrad.{name}')")
+            return t
+        if len(args) == 1 and isinstance(args[0], Size) or builtins.all(
+                isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return zeros(*args, dtype=dt, device="cpu")  # (zeros: no uninitialised memory)
+        if len(args) == 1 and not isinstance(args[0], (bool, int, float)):
+            return tensor(args[0], dtype=dt, device="cpu")
+        raise TypeError(f"{name}(): expected sizes (ints), a torch.Size, or data (a list or an "
+                        f"array), got {', '.join(type(a).__name__ for a in args)}")
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.legacy_dtype and \
+            obj.device.type == "cpu"
+
+
+def _legacy_type(dtype) -> _LegacyType:
+    name = LEGACY_TYPES[dtype.name]
+    doc = (f"Legacy constructor of {dtype} CPU tensors, as ``torch.{name}``: ``{name}(2, 3)`` "
+           f"(zeros of that size), ``{name}([1, 2])`` (from data), ``{name}()`` (empty).\n\n"
+           f"Example::\n\n    >>> gpugrad.{name}([1, 2]).dtype\n    {dtype!r}\n")
+    return _LegacyType(name, (), {"legacy_dtype": dtype, "__doc__": doc,
+                                  "__module__": "gpugrad"})
+
+
+FloatTensor = _legacy_type(B.float32)
+DoubleTensor = _legacy_type(B.float64)
+HalfTensor = _legacy_type(B.float16)
+LongTensor = _legacy_type(B.int64)
+IntTensor = _legacy_type(B.int32)
+ShortTensor = _legacy_type(B.int16)
+CharTensor = _legacy_type(B.int8)
+ByteTensor = _legacy_type(B.uint8)
+BoolTensor = _legacy_type(B.bool_)
 
 
 # ----------------------------------------------------------------------------- new_* methods

@@ -7,6 +7,9 @@ from . import reduction as reduction
 from . import shape as shape
 from .registry import OPS as OPS
 from .registry import PUBLIC as PUBLIC
+from .compare import allclose as allclose
+from .compare import equal as equal
+from .compare import isclose as isclose
 from .composite import addmm as addmm
 from .composite import lerp as lerp
 from .composite import log_softmax as log_softmax
@@ -168,6 +171,7 @@ __all__ = [
     "add",
     "addmm",
     "all",
+    "allclose",
     "amax",
     "amin",
     "any",
@@ -206,6 +210,7 @@ __all__ = [
     "divide",
     "dot",
     "eq",
+    "equal",
     "exp",
     "exp2",
     "expand",
@@ -228,6 +233,7 @@ __all__ = [
     "hypot",
     "index_put",
     "inner",
+    "isclose",
     "isfinite",
     "isinf",
     "isnan",
