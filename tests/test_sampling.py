@@ -433,7 +433,7 @@ def test_factory_keywords_match_torch():
     for call in ("rand(size=(2, 3))", "randn(size=(2,))", "randint(10, size=(3,))",
                  "randint(low=2, high=10, size=(3,))", "randint(high=4, size=(2, 2))",
                  "normal(0.0, 1.0, size=(2,))", "normal(2.0, 3.0, (4,))"):
-        a, b = eval("gg." + call), eval("torch." + call)
+        a, b = eval(call, {**vars(gg), "gg": gg}), eval(call, {**vars(torch), "torch": torch})
         assert tuple(a.shape) == tuple(b.shape) and a.dtype.name == str(b.dtype)[6:], call
 
 
