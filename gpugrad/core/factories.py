@@ -251,8 +251,8 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=None, devic
         raise TypeError("randint: high must be given, e.g. randint(0, 10, (3,))")
     low, high = B.py_scalar(low), B.py_scalar(high)
     if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
-                           f"to={high}")
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
     size = (size,) if isinstance(size, int) else tuple(size)
     return _random("randint", _size("randint", size), _dtype(dtype, B.int64), device,
                    requires_grad, generator, low=int(low), high=int(high))
