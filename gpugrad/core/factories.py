@@ -86,10 +86,15 @@ def _size(name, size):
 
 
 def _filled(name, size, value, dtype, device, requires_grad):
+    value = B.check_scalar(value, dtype, name)
     dev = B.as_device(device)
     xp = B.xp_for(dev, name)
-    with B.on_device(dev, name):
-        a = xp.full(size, value, dtype=dtype.np)
+    try:
+        with B.on_device(dev, name):
+            a = xp.full(size, value, dtype=dtype.np)
+    except (ValueError, MemoryError) as exc:  # too big for the address space or the memory
+        raise RuntimeError(f"{name}: can't allocate a tensor of size {list(size)} and dtype "
+                           f"{dtype.name} ({type(exc).__name__}: {exc})") from None
     return _finish(a, requires_grad)
 
 
@@ -253,9 +258,17 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=None, devic
     if high <= low:
         raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got "
                            f"from={low} >= to={high}")
+    dt = _dtype(dtype, B.int64)
+    if dt.np.kind in "iu":
+        info = B.numpy.iinfo(dt.np)
+        if low < info.min or high - 1 > info.max:
+            raise B.RangeError(f"randint: the range [{low}, {high}) does not fit {dt.name} "
+                               f"(its range is [{info.min}, {info.max}])")
+    elif dt is B.bool_ and (low < 0 or high > 2):
+        raise B.RangeError(f"randint: the range [{low}, {high}) does not fit bool")
     size = (size,) if isinstance(size, int) else tuple(size)
-    return _random("randint", _size("randint", size), _dtype(dtype, B.int64), device,
-                   requires_grad, generator, low=int(low), high=int(high))
+    return _random("randint", _size("randint", size), dt, device, requires_grad, generator,
+                   low=int(low), high=int(high))
 
 
 def randn_like(input, *, generator=None, dtype=None, device=None,
@@ -286,8 +299,14 @@ def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
+    dt = _dtype(dtype, B.int64)
+    top = B.numpy.iinfo(dt.np).max if dt.np.kind in "iu" else (
+        2 ** (B.numpy.finfo(dt.np).nmant + 1) if dt.is_floating_point else 1)
+    if n - 1 > top:
+        raise B.RangeError(f"randperm: n={n} is too large for dtype {dt.name} (values up to "
+                           f"{top} only)")
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return _finish(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np), requires_grad)
+    return _finish(B.xp_of(idx).argsort(idx).astype(dt.np), requires_grad)
 
 
 def manual_seed(seed):
@@ -326,7 +345,7 @@ class Generator:
     def _engine(self):
         """The engine it draws with (NumPy's Generator, or CuPy's RandomState on a GPU)."""
         if self._rng is None:
-            self._rng = B.new_engine(self.device, self._seed)
+            self._rng = B.new_engine(self.device, self._seed % 2**64)  # negative seeds as torch
         return self._rng
 
     def manual_seed(self, seed):
