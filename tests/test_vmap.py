@@ -52,6 +52,11 @@ _EXPECTED_ERRORS = {("getitem-mask", "indices"): "boolean mask"}
 VARIANTS = ["front", "last", "indices"]
 
 
+def _randomness(case):
+    """The random ops' rows draw deterministically (std 0, p in {0, 1}): per example."""
+    return "different" if case.name == "sampled" else "error"
+
+
 def _in_dims(case, variant):
     dims = []
     for a in case.args:
@@ -97,7 +102,7 @@ def test_vmap_matches_per_example_results(case, variant):
         with pytest.raises(RuntimeError, match=_EXPECTED_ERRORS[(case.id, variant)]):
             vmap(case.fn, in_dims=tuple(dims))(*inputs)
         return
-    got = _as_list(vmap(case.fn, in_dims=tuple(dims))(*inputs))
+    got = _as_list(vmap(case.fn, in_dims=tuple(dims), randomness=_randomness(case))(*inputs))
     per = [_as_list(case.fn(*[gg.tensor(a) for a in arrays[k]])) for k in range(NB)]
     assert len(got) == len(per[0])
     for j, g in enumerate(got):
@@ -127,7 +132,7 @@ def test_vmap_of_vjp_matches_per_example(case):
             return sum((o * (o.detach() + 1.0)).sum() for o in outs)
         return grad(g, argnums=tuple(range(len(idx))))(*[xs[i] for i in idx])
 
-    got = vmap(f, in_dims=dims)(*_batch(arrays, dims))
+    got = vmap(f, in_dims=dims, randomness=_randomness(case))(*_batch(arrays, dims))
     for k in range(NB):
         want = f(*[gg.tensor(a) for a in arrays[k]])
         for g, w in zip(got, want):
@@ -340,6 +345,31 @@ def test_randomness():
         vmap(f_vec, randomness="sometimes")
 
 
+@pytest.mark.parametrize("draw", [
+    lambda x: x + gg.normal(0.0, 1.0, size=(3,)),
+    lambda x: gg.bernoulli(x + 0.5),
+    lambda x: x.clone().normal_(),
+    lambda x: gg.normal(x, 1.0),
+    lambda x: gg.multinomial(x + 1.0, 2).to(x.dtype),
+], ids=["normal_float", "bernoulli", "normal_", "normal_tensor", "multinomial"])
+def test_randomness_of_the_sampling_ops(draw):
+    x = gg.zeros(6, 3)
+    with pytest.raises(RuntimeError, match="randomness"):
+        vmap(draw)(x)
+    rows = _np(vmap(draw, randomness="different")(x))
+    assert len({r.tobytes() for r in rows}) > 1
+    one = _np(draw(x[0]))
+    assert rows.shape == (6,) + one.shape
+    try:
+        same = _np(vmap(draw, randomness="same")(x))
+    except RuntimeError as exc:  # per-example parameters: 'same' is refused, not faked
+        assert "randomness='different'" in str(exc)
+    else:
+        assert all((r == same[0]).all() for r in same)
+    with pytest.raises(RuntimeError, match="same for every example"):
+        vmap(lambda x: gg.zeros(3).normal_() + x, randomness="different")(x)
+
+
 def test_inplace_inside_vmap():
     def f(x):
         y = x.clone()
@@ -548,7 +578,7 @@ def test_gradcheck_check_batched_grad(monkeypatch):
     def f(x, w):
         return (x @ w).tanh().sum(0), x[[0, 2]] * 2
 
-    assert gradcheck(f, (x, w), check_batched_grad=True)
+    assert gradcheck(f, (x, w), check_batched_grad=True, check_batched_forward_grad=True)
     assert gradgradcheck(lambda x, w: f(x, w)[0], (x, w), check_batched_grad=True)
     right = OPS["mul"].batch
 
@@ -560,3 +590,5 @@ def test_gradcheck_check_batched_grad(monkeypatch):
     assert gradcheck(f, (x, w))  # the plain check does not batch
     with pytest.raises(GradcheckError, match="check_batched_grad"):
         gradcheck(f, (x, w), check_batched_grad=True)
+    with pytest.raises(GradcheckError, match="check_batched_forward_grad"):
+        gradcheck(f, (x, w), check_batched_forward_grad=True)

@@ -217,3 +217,23 @@ def unbatched(t, lv: Level, dim: int = 0):
     shape = list(t.shape)
     shape.insert(dim, lv.size)
     return t.unsqueeze(dim).expand(*shape)
+
+
+def random_input(x):
+    """For a random op inside vmap that draws with `x`'s shape: raises under randomness
+    "error"; under "different", `x` batched at every such level where it is not yet (so that
+    each example draws its own); under "same", `x` as it is (one draw for every example)."""
+    _, levels = random_batch(())
+    for lv in levels:
+        x = _with_level(x, lv)
+    return x
+
+
+def _with_level(x, lv):
+    if type(x) is BatchedTensor:
+        if x._level is lv:
+            return x
+        if x._level.id > lv.id:  # an inner level: add lv under it
+            return batched(_with_level(x._value, lv), x._bdim, x._level)
+    shape = tuple(x.shape)
+    return batched(x.unsqueeze(0).expand(lv.size, *shape), 0, lv)

@@ -10,7 +10,19 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import batching, composite, elementwise, fused, linalg, losses, methods, reduction, shape
+from . import (
+    batching,
+    compare,
+    composite,
+    elementwise,
+    fused,
+    linalg,
+    losses,
+    methods,
+    reduction,
+    sampling,
+    shape,
+)
 from .registry import OPS, PUBLIC
 
 

@@ -412,6 +412,23 @@ def view_take_rule(op, vals, dims, params, level):
     return apply(op, (x,), (_flat_positions(pos, level, n), (level.size,) + tuple(shape))), 0
 
 
+# ----------------------------------------------------------------------------- random
+
+
+def sampled_rule(op, vals, dims, params, level):
+    """Random draws: every example draws its own (randomness "different"); the inputs are
+    made whole batches so that the draw has the batch's shape."""
+    if level.randomness != "different":
+        raise RuntimeError(
+            f"vmap: a random op ({params[0]}) on per-example parameters needs "
+            f"randomness='different' (this vmap has randomness={level.randomness!r}); "
+            "'same' with per-example parameters is not supported")
+    rank = max(_ndim(v) - (d is not None) for v, d in zip(vals, dims) if isinstance(v, Tensor))
+    new = tuple([pad(materialize(v, d, level.size), rank) if isinstance(v, Tensor) else v
+                 for v, d in zip(vals, dims)])
+    return apply(op, new, params), 0
+
+
 # ----------------------------------------------------------------------------- the table
 
 _ELEMENTWISE = (
@@ -433,6 +450,7 @@ RULES = {
     "matmul": matmul_rule, "linear": linear_rule,
     "linear_mse": linear_mse_rule, "cross_entropy": cross_entropy_rule,
     "view_scatter": view_scatter_rule, "view_take": view_take_rule,
+    "sampled": sampled_rule,
 }
 
 

@@ -527,7 +527,8 @@ def _inplace_batched(op, args, params, out):
     if type(out) is Target:
         target, name = out.tensor, out.name
     check_inplace(name, target, args)
-    if getattr(target, "_base", None) is not None or live_views(target):
+    if type(target) is BatchedTensor and (getattr(target, "_base", None) is not None
+                                          or live_views(target)):
         raise RuntimeError(
             f"vmap: {name}: in place on a view of a batched tensor (or on a batched tensor "
             "that has views) is not supported inside vmap; clone() it first or use the "
