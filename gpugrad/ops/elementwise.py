@@ -186,12 +186,19 @@ sigmoid = unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1.0 - out), "o
                 group="Activations",
                 doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
 # Primitive, not maximum(x, 0): one node named ReluBackward0, the mask read off the output.
-relu = unary("relu", lambda xp, x: xp.maximum(x, 0),
+def _relu_fwd(xp, x):
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return xp.maximum(x, 0)
+
+
+relu = unary("relu", _relu_fwd,
              lambda F, x, out: out > 0, "out", floating=False, group="Activations",
              doc="max(x, 0), elementwise; gradient 0 at 0, as in PyTorch.")
 abs = unary("abs", "abs", lambda F, x, out: F.sign(x), floating=False, aliases=("absolute",),
             doc="Absolute value; gradient sign(x), 0 at 0.")
-sign = unary("sign", "sign", None, None, floating=False,
+sign = unary("sign", lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x), None, None,
+             floating=False,
              doc="-1, 0 or 1 by the sign of x (zero gradient).")
 floor = unary("floor", "floor", None, None, floating=False,
               doc="Round down, elementwise (zero gradient).")
@@ -278,7 +285,17 @@ def _pow_da(F, a, b, out):
     return F.where(b == 0, 0.0, b * a ** (b - 1))
 
 
-POW = binary("pow", "power", (_pow_da, _pow_db), save="all",
+def _pow_fwd(xp, a, b):
+    # Integer bases to negative integer powers: the truncated quotient, as PyTorch (1, -1 or 0)
+    if getattr(b, "dtype", None) is not None and b.dtype.kind in "iu" and a.dtype.kind in "iu" \
+            and bool(xp.any(b < 0)):
+        r = xp.power(a, xp.where(b < 0, 0, b))
+        unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b % 2), 0)).astype(r.dtype)
+        return xp.where(b < 0, unit, r)
+    return xp.power(a, b)
+
+
+POW = binary("pow", _pow_fwd, (_pow_da, _pow_db), save="all",
              save_out=True, node_name="PowBackward1")
 
 

@@ -278,11 +278,15 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 @public("Reductions")
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over `dim` with Bessel's correction (``correction=1``) unless told otherwise."""
+    return _var("var", input, dim, unbiased, keepdim, correction)
+
+
+def _var(name, input, dim, unbiased, keepdim, correction):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"var: expected a floating-point tensor, got {input.dtype}")
-    dims = reduce_dims("var", dim, input._data.ndim)
+        raise RuntimeError(f"{name}: expected a floating-point tensor, got {input.dtype}")
+    dims = reduce_dims(name, dim, input._data.ndim)
     half = input._data.dtype == B.float16.np  # float16: accumulate in float32
     x = input.to(B.float32) if half else input
     d = x - mean(x, dims, keepdim=True)
@@ -295,7 +299,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over `dim` (square root of ``var``); its gradient where the data are
     constant (std 0) is 0, PyTorch's subgradient."""
-    v = var(input, dim, unbiased, keepdim, correction=correction)
+    v = _var("std", input, dim, unbiased, keepdim, correction)
     zero = v == 0
     # where twice: the sqrt branch never sees 0, so no inf * 0 = NaN reaches the gradient
     return named(where(zero, 0.0, where(zero, 1.0, v).sqrt()), "StdBackward0")
