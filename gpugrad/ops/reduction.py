@@ -55,6 +55,8 @@ def _reduce_fwd(fn):
         if x.dtype == B.float16.np:  # accumulate float16 in float32, as PyTorch does
             return getattr(xp, fn)(x, axis=dims, keepdims=keepdim,
                                    dtype=B.float32.np).astype(x.dtype)
+        if x.dtype.kind in "iub":  # integers sum to int64, as in PyTorch
+            return getattr(xp, fn)(x, axis=dims, keepdims=keepdim, dtype=B.int64.np)
         return getattr(xp, fn)(x, axis=dims, keepdims=keepdim)
     return fwd
 
@@ -242,7 +244,10 @@ argmin = _index_reduce("argmin")
 
 
 def _bool_reduce(name) -> Callable[..., Tensor]:
-    op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(x, axis=dims, keepdims=keepdim))
+    # uint8 in, uint8 out (PyTorch's rule); every other dtype gives bool
+    op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(
+        x, axis=dims, keepdims=keepdim).astype(B.uint8.np if x.dtype == B.uint8.np else bool,
+                                              copy=False))
 
     def fn(input, dim=None, keepdim=False):
         return apply(op, (input,), (reduce_dims(name, dim, input._data.ndim), keepdim))
