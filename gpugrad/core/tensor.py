@@ -18,7 +18,7 @@ from .. import backend as B
 from . import format as _format
 from .dims import norm_dim
 from .node import Handle
-from .state import track_all
+from .state import track_all, track_post_hooked
 
 if TYPE_CHECKING:
     from ._tensor_methods import TensorMethods
@@ -103,11 +103,12 @@ class Tensor(TensorMethods):
 
     # _data: the array; _rg: requires_grad; _vc: version counter shared with views. Set only
     # when used (read with getattr): _grad; _fw, the forward-mode tangents by level
-    # ({level: tangent}); _hooks, a leaf's hooks; _name, a label for graph pictures; _base,
+    # ({level: tangent}); _hooks, a leaf's hooks; _post_hooks, a leaf's post-accumulate-grad
+    # hooks; _name, a label for graph pictures; _base,
     # the root tensor a view looks into, and _view, the steps that make the view from it;
     # _views, a base's views (weak).
     __slots__ = ("_data", "grad_fn", "_rg", "_vc", "_grad", "_fw", "_hooks", "_name", "_base",
-                 "_view", "_views", "__weakref__")
+                 "_view", "_views", "_post_hooks", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
 
@@ -227,6 +228,29 @@ class Tensor(TensorMethods):
         if hooks is None:
             hooks = self._hooks = []
         hooks.append(hook)
+        return Handle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` once backward has accumulated this leaf's gradient into
+        ``.grad`` (after its last use in the graph has run, while backward goes on for the
+        rest); its result is ignored. Not called by ``autograd.grad``, which accumulates
+        nothing. Returns a handle whose ``remove()`` takes the hook away.
+
+        Example::
+
+            w.register_post_accumulate_grad_hook(lambda p: print("ready", p.grad.shape))
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        hooks = getattr(self, "_post_hooks", None)
+        if hooks is None:
+            hooks = self._post_hooks = []
+        hooks.append(hook)
+        track_post_hooked(self)
         return Handle(hooks, hook)
 
     def detach(self) -> Tensor:
@@ -438,9 +462,28 @@ class Tensor(TensorMethods):
         return self.to(B.device("cuda", device if isinstance(device, int) else None)
                        if not isinstance(device, (str, B.device)) else device)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, the legacy type name (``'gpugrad.FloatTensor'``,
+        ``'gpugrad.cuda.LongTensor'``); else this tensor converted to `dtype`: a dtype, a
+        legacy type (``gpugrad.DoubleTensor``, which is on the CPU) or its name, with
+        ``torch.`` or ``gpugrad.`` in front (``'torch.cuda.FloatTensor'`` moves to the GPU).
+
+        Example::
+
+            >>> gpugrad.ones(2).type()
+            'gpugrad.FloatTensor'
+            >>> gpugrad.ones(2).type('torch.DoubleTensor').dtype
+            gpugrad.float64
+        """
         if dtype is None:
-            return f"gpugrad.{self.dtype.name}"
+            cuda = "cuda." if self.device.type == "cuda" else ""
+            return f"gpugrad.{cuda}{LEGACY_TYPES[self.dtype.name]}"
+        if isinstance(dtype, str):
+            dev, dt = parse_legacy_type(dtype)
+            return self.to(device=dev, dtype=dt)
+        legacy = getattr(dtype, "legacy_dtype", None)  # gpugrad.FloatTensor, ...
+        if legacy is not None:
+            return self.to(device="cpu", dtype=legacy)
         return self.to(dtype)
 
     def float(self) -> Tensor:
@@ -466,6 +509,24 @@ class Tensor(TensorMethods):
 
     def is_contiguous(self) -> builtins.bool:
         return bool(self._data.flags.c_contiguous)
+
+
+# Legacy tensor types (``torch.FloatTensor``, ...) by dtype name.
+LEGACY_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_LEGACY_DTYPES = {v: k for k, v in LEGACY_TYPES.items()}
+
+
+def parse_legacy_type(name):
+    """``(device, dtype)`` of a legacy type name: ``'torch.FloatTensor'``,
+    ``'gpugrad.cuda.LongTensor'``, ..."""
+    parts = name.split(".")
+    if len(parts) in (2, 3) and parts[0] in ("torch", "gpugrad") and (
+            len(parts) == 2 or parts[1] == "cuda") and parts[-1] in _LEGACY_DTYPES:
+        return ("cuda" if len(parts) == 3 else "cpu"), B.to_dtype(_LEGACY_DTYPES[parts[-1]])
+    raise ValueError(f"invalid type: {name!r} (expected a name such as 'torch.FloatTensor', "
+                     "'gpugrad.cuda.LongTensor')")
 
 
 # Methods attached by the layers above (name -> function), in the order attached: what the
@@ -510,9 +571,10 @@ def _lists_of_tensors(data):
 
 
 def device_of_data(data):
+    """The device a tensor made of `data` goes to: a CuPy array's, else the default device."""
     if B.is_array(data) and type(data) is not B.ndarray:
         return B.device_of(data)
-    return B.CPU
+    return B.get_default_device()
 
 
 def parse_to(name, args, kwargs):
