@@ -43,9 +43,9 @@ def reduce(m, op, a):
     return getattr(m, op)(a)
 
 
-def result(fn):
+def result(fn, *args):
     try:
-        return str(fn().dtype).rpartition(".")[2]
+        return str(fn(*args).dtype).rpartition(".")[2]
     except Exception:  # noqa: BLE001 - the table records that torch refuses it
         return "error"
 
@@ -63,18 +63,17 @@ def build(m):
                 for kind, (na, nb) in {"nd-nd": (True, True), "nd-0d": (True, False),
                                        "0d-nd": (False, True)}.items():
                     table["binary"][f"{op}|{da}|{db}|{kind}"] = result(
-                        lambda: call(m, op, t(da, na), t(db, nb)))
+                        call, m, op, t(da, na), t(db, nb))
             for sname, s in SCALARS.items():
                 if op == "where":
                     continue
-                table["scalar"][f"{op}|{da}|{sname}"] = result(
-                    lambda: call(m, op, t(da), s))
+                table["scalar"][f"{op}|{da}|{sname}"] = result(call, m, op, t(da), s)
     for op in UNARY:
         for d in DTYPES:
-            table["unary"][f"{op}|{d}"] = result(lambda: unary(m, op, t(d)))
+            table["unary"][f"{op}|{d}"] = result(unary, m, op, t(d))
     for op in REDUCE:
         for d in DTYPES:
-            table["reduce"][f"{op}|{d}"] = result(lambda: reduce(m, op, t(d)))
+            table["reduce"][f"{op}|{d}"] = result(reduce, m, op, t(d))
     return table
 
 
