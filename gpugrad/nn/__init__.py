@@ -10,9 +10,10 @@ Example::
     loss.backward()
 """
 
-from . import functional, init, modules
+from . import functional, init, layers, modules
+from .layers import *  # noqa: F403 - convolution, pooling, normalisation, activations
 from .module import Module
 from .modules import *  # noqa: F403 - the layers, containers and losses of modules.__all__
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__]
+__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__, *layers.__all__]

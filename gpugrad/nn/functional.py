@@ -12,6 +12,8 @@ from ..ops import fused as _fused
 from ..ops import linalg as L
 from ..ops.fused import linear_mse_loss
 from ..ops.registry import named
+from . import functional_layers as _layers
+from .functional_layers import *  # noqa: F403 - convolution, pooling, normalisation, activations
 
 relu = E.relu
 sigmoid = E.sigmoid
@@ -163,4 +165,4 @@ def dropout(input, p=0.5, training=True):
 
 __all__ = ["relu", "sigmoid", "tanh", "softplus", "softmax", "log_softmax", "mse_loss",
            "l1_loss", "linear", "linear_mse_loss", "cross_entropy", "nll_loss",
-           "binary_cross_entropy_with_logits", "dropout"]
+           "binary_cross_entropy_with_logits", "dropout", *_layers.__all__]
