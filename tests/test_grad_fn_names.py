@@ -282,6 +282,29 @@ TORCH_NAMES = {
     'F.binary_cross_entropy_with_logits(x, prob, pos_weight=pw)':
         'BinaryCrossEntropyWithLogitsBackward0',
     'F.dropout(x, 0.5)': 'MulBackward0',
+    'F.conv1d(b3, b3[:, :, :2])': 'ConvolutionBackward0',
+    'F.conv2d(b3[None], b3[None, :, :, :2])': 'ConvolutionBackward0',
+    'F.conv2d(b3[None], b3[None, :, :, :2], bias[:1])': 'ConvolutionBackward0',
+    'F.conv3d(b3[None, None], b3[None, None, :, :2, :2])': 'ConvolutionBackward0',
+    'F.max_pool1d(b3, 2)': 'SqueezeBackward1',
+    'F.max_pool2d(b3[None], 2)': 'MaxPool2DWithIndicesBackward0',
+    'F.avg_pool1d(b3, 2)': 'SqueezeBackward1',
+    'F.avg_pool2d(b3[None], 2)': 'AvgPool2DBackward0',
+    'F.adaptive_avg_pool1d(b3, 3)': 'SqueezeBackward1',
+    'F.adaptive_avg_pool2d(b3[None], 2)': 'AdaptiveAvgPool2DBackward0',
+    'F.embedding(idx, x)': 'EmbeddingBackward0',
+    'F.layer_norm(x, (4,))': 'NativeLayerNormBackward0',
+    'F.batch_norm(x, None, None, training=True)': 'NativeBatchNormBackward0',
+    'F.gelu(x)': 'GeluBackward0',
+    "F.gelu(x, approximate='tanh')": 'GeluBackward0',
+    'F.silu(x)': 'SiluBackward0',
+    'F.mish(x)': 'MishBackward0',
+    'F.leaky_relu(x)': 'LeakyReluBackward0',
+    'F.elu(x)': 'EluBackward0',
+    'F.relu6(x)': 'HardtanhBackward0',
+    'F.hardtanh(x)': 'HardtanhBackward0',
+    'F.softsign(x)': 'DivBackward0',
+    'F.logsigmoid(x)': 'LogSigmoidBackward0',
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)
@@ -294,6 +317,12 @@ DIFFERS = {
     "F.linear(v, w, bias)": ("AddmmBackward0", "one node; PyTorch: a view of addmm"),
     "F.cross_entropy(x, prob)": ("MeanBackward0",
                                  "PyTorch divides the sum by N (DivBackward1); here the mean"),
+    "F.max_pool1d(b3, 2)": ("MaxPool1DWithIndicesBackward0",
+                            "PyTorch: a squeeze of its 2-D pooling; here one 1-D pooling"),
+    "F.avg_pool1d(b3, 2)": ("AvgPool1DBackward0",
+                            "PyTorch: a squeeze of its 2-D pooling; here one 1-D pooling"),
+    "F.adaptive_avg_pool1d(b3, 3)": ("AdaptiveAvgPool1DBackward0",
+                                     "PyTorch: a squeeze of its 2-D pooling; here one 1-D pooling"),
 }
 
 # public names not called under their own name in TORCH_NAMES -> why
