@@ -85,7 +85,7 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
             pads = ((0, 0),) * nd
         elif padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
             total = [d * (k - 1) for d, k in zip(dilation, kernel)]
             pads = tuple((t // 2, t - t // 2) for t in total)
         else:
@@ -471,36 +471,38 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     """x * sigmoid(x), elementwise (also called swish). Example: ``F.silu(x)``."""
-    return _maybe_inplace(input, named(input * E.sigmoid(input), "SiluBackward0"), inplace)
+    return _activation(input, inplace, "SiluBackward0", lambda x: x * E.sigmoid(x))
 
 
 def mish(input, inplace=False):
     """x * tanh(softplus(x)), elementwise. Example: ``F.mish(x)``."""
-    return _maybe_inplace(input, named(input * E.tanh(E.softplus(input)), "MishBackward0"),
-                          inplace)
+    return _activation(input, inplace, "MishBackward0", lambda x: x * E.tanh(E.softplus(x)))
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x. Example: ``F.leaky_relu(x, 0.2)``."""
-    out = named(E.where(input > 0, input, input * negative_slope), "LeakyReluBackward0")
-    return _maybe_inplace(input, out, inplace)
+    return _activation(input, inplace, "LeakyReluBackward0",
+                       lambda x: E.where(x > 0, x, x * negative_slope))
 
 
 def elu(input, alpha=1.0, inplace=False):
     """x where x > 0, else alpha * (exp(x) - 1). Example: ``F.elu(x)``."""
-    neg = E.expm1(input.clamp(max=0.0)) * alpha
-    return _maybe_inplace(input, named(E.where(input > 0, input, neg), "EluBackward0"), inplace)
+    return _activation(input, inplace, "EluBackward0",
+                       lambda x: E.where(x > 0, x, E.expm1(x.clamp(max=0.0)) * alpha))
 
 
 def relu6(input, inplace=False):
     """min(max(x, 0), 6), elementwise. Example: ``F.relu6(x)``."""
-    return _maybe_inplace(input, named(input.clamp(0.0, 6.0), "HardtanhBackward0"), inplace)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """x clamped to [min_val, max_val]. Example: ``F.hardtanh(x)``."""
-    return _maybe_inplace(input, named(input.clamp(min_val, max_val), "HardtanhBackward0"),
-                          inplace)
+    """x clamped to [min_val, max_val]; as in PyTorch, the gradient is 0 at the two ends.
+    Example: ``F.hardtanh(x)``."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _activation(input, inplace, "HardtanhBackward0",
+                       lambda x: E.where(x <= min_val, min_val, E.where(x >= max_val, max_val, x)))
 
 
 def softsign(input):
@@ -513,10 +515,12 @@ def logsigmoid(input):
     return named(-E.softplus(-input, threshold=math.inf), "LogSigmoidBackward0")
 
 
-def _maybe_inplace(input, out, inplace):
+def _activation(input, inplace, node_name, f):
+    """f(input), labelled `node_name`; with `inplace`, written into `input` (computed on a
+    copy, so that the backward's saved tensors are not the ones overwritten)."""
     if not inplace:
-        return out
-    return input.copy_(out)
+        return named(f(input), node_name)
+    return input.copy_(f(input.clone()))
 
 
 __all__ = ["conv1d", "conv2d", "conv3d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
