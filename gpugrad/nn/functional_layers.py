@@ -222,8 +222,7 @@ def _avg_pool(name, nd, input, kernel_size, stride, padding, ceil_mode, count_in
     kernel, stride, pads, dilation, out = _pool_pads(name, nd, x, kernel_size, stride, padding,
                                                      1, ceil_mode)
     n, c, size = x.shape[0], x.shape[1], tuple(x.shape[2:])
-    xp_ = B.xp_of(x._data)
-    k = tensor(xp_.ones((1, 1) + kernel, dtype=x._data.dtype), device=x.device)
+    k = ones((1, 1) + kernel, dtype=x.dtype, device=x.device)
     flat = x.reshape((n * c, 1) + size)
     sums = apply(CONV, (flat, k), ((n * c, 1) + size, (1, 1) + kernel, stride, pads, dilation, 1))
     sums = sums.reshape((n, c) + out)
@@ -273,12 +272,11 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def _adaptive_matrix(n, m, like):
     """The (m, n) matrix whose row i averages PyTorch's window i of n inputs:
     [floor(i n / m), ceil((i + 1) n / m))."""
-    xp_ = B.xp_of(like._data)
     rows = []
     for i in range(m):
         lo, hi = (i * n) // m, -(-((i + 1) * n) // m)
         rows.append([1.0 / (hi - lo) if lo <= j < hi else 0.0 for j in range(n)])
-    return tensor(xp_.asarray(rows, dtype=like._data.dtype), device=like.device)
+    return tensor(rows, dtype=like.dtype, device=like.device)
 
 
 def _adaptive_avg_pool(name, nd, input, output_size):
@@ -365,8 +363,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
 
 def _embedding_renorm(input, weight, max_norm, norm_type):
     with no_grad():
-        rows = B.xp_of(input._data).unique(input._data.reshape(-1))
-        idx = tensor(rows, device=input.device)
+        idx = input.reshape(-1)  # (a row looked up twice is written twice, the same)
         sel = weight[idx]
         norms = sel.abs().pow(norm_type).sum(1, keepdim=True).pow(1.0 / norm_type)
         scale = E.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
