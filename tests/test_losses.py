@@ -543,3 +543,31 @@ def test_errors_have_torch_types(call):
                  "bce_logits": "binary_cross_entropy_with_logits",
                  "soft_margin": "soft_margin_loss"}[name]
         assert short in str(got.value)
+
+
+def test_where_gpugrad_is_finite_and_torch_is_not():
+    # soft_margin_loss: log(1 + exp(100)) is 100, not inf (PyTorch overflows in float32).
+    x = gg.tensor([100.0, -100.0], requires_grad=True)
+    loss = gF.soft_margin_loss(x, gg.tensor([-1.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(loss.detach().numpy(), [100.0, 100.0])
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, -1.0])
+    # poisson_nll_loss(full=True): Stirling's term is masked at target <= 1, its gradient too.
+    t = gg.tensor([0.0, 2.0], dtype=gg.float64, requires_grad=True)
+    gF.poisson_nll_loss(gg.zeros(2, dtype=gg.float64), t, full=True).backward()
+    tt = torch.tensor([0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    tF.poisson_nll_loss(torch.zeros(2, dtype=torch.float64), tt, full=True).backward()
+    assert t.grad.numpy()[0] == 0 and math.isnan(tt.grad.numpy()[0])
+    assert t.grad.numpy()[1] == pytest.approx(tt.grad.numpy()[1], rel=1e-12)
+
+
+def test_fused_and_general_cross_entropy_agree():
+    # the fused node (no weight, targets in range) and the composite path give the same numbers
+    x = gg.randn(6, 5, dtype=gg.float64, requires_grad=True)
+    t = gg.tensor([0, 4, 2, 2, 1, 3])
+    fused = gF.cross_entropy(x, t)
+    general = gF.cross_entropy(x, t, weight=gg.ones(5, dtype=gg.float64))
+    assert fused.item() == pytest.approx(general.item(), rel=1e-13)
+    (g1,) = gg.autograd.grad(fused, [x])
+    (g2,) = gg.autograd.grad(general, [x])
+    np.testing.assert_allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-15)

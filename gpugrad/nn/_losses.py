@@ -325,8 +325,13 @@ def _class_check(name, input, target, weight):
 
 
 def _targets_need_care(target, c, ignore_index):
-    """Whether some target is out of [0, c) or equals ignore_index (one device sync)."""
-    return bool(((target < 0) | (target >= c) | (target == ignore_index)).any().item())
+    """Whether some target is out of [0, c) or equals ignore_index (then the general path
+    raises or leaves it out); read off the raw array, as this runs on every training step."""
+    d = target._data
+    if d.size == 0:
+        return False
+    lo, hi = int(d.min()), int(d.max())
+    return lo < 0 or hi >= c or (lo <= ignore_index <= hi and bool((d == ignore_index).any()))
 
 
 def _nll(name, logp, target, weight, ignore_index, reduction):
