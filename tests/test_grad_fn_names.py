@@ -282,6 +282,26 @@ TORCH_NAMES = {
     'F.binary_cross_entropy_with_logits(x, prob, pos_weight=pw)':
         'BinaryCrossEntropyWithLogitsBackward0',
     'F.dropout(x, 0.5)': 'MulBackward0',
+    'T.normal(x, y)': 'NormalBackward3',
+    'T.normal(x, 2.0)': 'NormalBackward1',
+    'T.normal(0.5, y)': 'NormalBackward2',
+    'T.normal(0.0, 1.0, (2,))': None,
+    'T.bernoulli(x)': 'BernoulliBackward0',
+    'T.bernoulli(x, 0.5)': 'NotImplemented',
+    'T.poisson(x)': 'PoissonBackward0',
+    'T.multinomial(x, 2)': None,
+    '(x * 1).normal_()': 'NormalBackward0',
+    '(x * 1).uniform_(0, 1)': 'UniformBackward0',
+    '(x * 1).bernoulli_(0.5)': 'BernoulliBackward2',
+    '(x * 1).bernoulli_(prob)': 'BernoulliBackward1',
+    '(x * 1).exponential_()': 'ExponentialBackward0',
+    '(x * 1).random_(0, 5)': 'RandomBackward0',
+    '(x * 1).random_(5)': 'RandomBackward1',
+    '(x * 1).random_()': 'RandomBackward2',
+    '(x * 1).geometric_(0.5)': 'GeometricBackward0',
+    '(x * 1).cauchy_()': 'CauchyBackward0',
+    '(x * 1).log_normal_()': 'LogNormalBackward0',
+    'T.isclose(x, y)': None,
     'F.binary_cross_entropy(x, prob)': 'BinaryCrossEntropyBackward0',
     "F.binary_cross_entropy(x, prob, reduction='none')": 'BinaryCrossEntropyBackward0',
     'F.binary_cross_entropy(x, prob, weight=pw)': 'BinaryCrossEntropyBackward0',
@@ -329,6 +349,8 @@ TORCH_NAMES = {
     'F.hardtanh(x)': 'HardtanhBackward0',
     'F.softsign(x)': 'DivBackward0',
     'F.logsigmoid(x)': 'LogSigmoidBackward0',
+    'F.multi_margin_loss(x, tgt)': 'MultiMarginLossBackward0',
+    'F.triplet_margin_with_distance_loss(x, y, prob)': 'MeanBackward0',
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)
@@ -354,6 +376,8 @@ NO_CALL = {
     "to_dtype": "PyTorch has no to_dtype; x.to(dtype) is the call above",
     "getitem": "PyTorch has no getitem function; the x[...] calls above",
     "linear_mse_loss": "gpugrad's fused linear-regression loss, no PyTorch counterpart",
+    "allclose": "returns a Python bool (no grad_fn to name)",
+    "equal": "returns a Python bool (no grad_fn to name)",
 }
 
 # fmt: on
