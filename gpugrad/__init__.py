@@ -13,6 +13,7 @@ from . import (
     autograd,
     cuda,
     func,
+    linalg,
     nn,
     numerical,
     optim,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import composite, elementwise, fused, linalg, methods, reduction, shape
+from . import composite, elementwise, fused, linalg, methods, reduction, scan, shape, sorting
 from .registry import OPS, PUBLIC
 
 
