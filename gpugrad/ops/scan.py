@@ -29,53 +29,64 @@ def _cumsum_vjp(F, g, args, out, n):
 CUMSUM = linear_op("cumsum", _scan_fwd("cumsum"), _cumsum_vjp)
 
 
+class _Zeros:
+    """Where a slice along `dim` has its first and second zero (masks), x with them set to 1
+    and the cumprods of those, and x_z (the first zero, 0 but differentiable) per slice."""
+
+    def __init__(self, F, x, dim, like):
+        self.zero = zero = x == 0
+        seen = F.cumsum(cast_like(F, zero, like), dim)
+        self.before = seen == 0
+        self.first = zero & (seen == 1)
+        self.second = zero & (seen == 2)
+        self.upto2 = seen < 2
+        self.safe = F.where(zero, 1.0, x)
+        shape = tuple(x.shape)
+        self.xz = F.sum(F.where(self.first, x, 0.0), (dim,), True, shape)
+        self.out1 = F.cumprod(F.where(self.first, 1.0, x), dim)
+        self.out2 = F.cumprod(F.where(self.first | self.second, 1.0, x), dim) \
+            if bool(self.second.any()) else None
+
+
 def _cumprod_vjp(F, g, args, out, n):
     # out_j = prod_{i <= j} x_i, so d out_j / d x_k = prod_{i <= j, i != k} x_i for j >= k.
-    # Without zeros: grad_k = sum_{j >= k} g_j out_j / x_k. With zeros (z the first zero of
-    # a slice): that formula holds before z; at z the product skips x_z (cumprod of x with
-    # x_z = 1); after z every term holds the factor x_z (written as such, so that the second
-    # derivative in x_z is right too). No division by a zero anywhere.
+    # Without zeros: grad_k = sum_{j >= k} g_j out_j / x_k. With zeros (z, z2 the first two
+    # of a slice): that formula before z; at z the products skip x_z (out1: cumprod with
+    # x_z = 1); after z every term holds the factor x_z, kept as such (x_z * .../x_k, and at
+    # z2 x_z * sum g_j out2_j) so that the second derivative is exact too. No division by 0.
     (x,), dim = args, n.params[0]
     if len(x.shape) == 0:
         return (g,)
-    zero = x == 0
-    if not bool(zero.any()):
+    if not bool((x == 0).any()):
         return (_rev_cumsum(F, g * out, dim) / x,)
-    seen = F.cumsum(cast_like(F, zero, g), dim)
-    before = seen == 0
-    first = zero & (seen == 1)
-    safe = F.where(zero, 1.0, x)
-    out1 = F.cumprod(F.where(first, 1.0, x), dim)
-    shape = tuple(x.shape)
-    xz = F.sum(F.where(first, x, 0.0), (dim,), True, shape)
-    at_z = _rev_cumsum(F, g * out1, dim)
-    return (F.where(before, _rev_cumsum(F, g * out, dim) / safe,
-                    F.where(first, at_z, xz * at_z / safe)),)
+    z = _Zeros(F, x, dim, g)
+    at_z = _rev_cumsum(F, g * z.out1, dim)
+    after = z.xz * at_z / z.safe
+    if z.out2 is not None:
+        after = F.where(z.second, z.xz * _rev_cumsum(F, g * z.out2, dim), after)
+    return (F.where(z.before, _rev_cumsum(F, g * out, dim) / z.safe,
+                    F.where(z.first, at_z, after)),)
 
 
 def _cumprod_jvp(F, ts, args, out, params):
-    # The vjp's transpose: sum_{k <= j} t_k prod_{i <= j, i != k} x_i, via the vjp's formula
-    # on each basis direction would cost n passes; the product rule as a scan is exact
-    # without zeros, and with zeros it is written with the same split as the vjp.
+    # d out_j = sum_{k <= j} t_k prod_{i <= j, i != k} x_i. Before z: out_j sum_{k <= j}
+    # t_k / x_k. From z on: t_z out1_j + x_z D1_j, D1 the same sum for x with x_z = 1 and
+    # t_z = 0 (the k != z terms, which hold the factor x_z): out1_j sum t_k / x_k before z2,
+    # t_z2 out2_j from z2 on (the rest holds x_z x_z2: 0 to second order).
     (t,), (x,), dim = ts, args, params[0]
     if len(x.shape) == 0:
         return t
-    zero = x == 0
-    if not bool(zero.any()):
+    if not bool((x == 0).any()):
         return out * F.cumsum(t / x, dim)
-    seen = F.cumsum(cast_like(F, zero, t), dim)
-    before = seen == 0
-    first = zero & (seen == 1)
-    safe = F.where(zero, 1.0, x)
-    # Before z (and at positions j < z): out_j * sum_{k <= j} t_k / x_k.
-    r = F.cumsum(F.where(before, t / safe, 0.0), dim)
-    # From z on: only the terms k = z survive the factor x_z = 0 (k > z terms hold x_z):
-    # t_z * prod_{i <= j, i != z} x_i = t_z * cumprod(x with x_z = 1)_j, plus the terms of a
-    # second zero, which hold x_z, hence 0.
-    out1 = F.cumprod(F.where(first, 1.0, x), dim)
+    z = _Zeros(F, x, dim, t)
     shape = tuple(x.shape)
-    tz = F.sum(F.where(first, t, 0.0), (dim,), True, shape)
-    return F.where(before, out * r, tz * out1)
+    r = F.cumsum(F.where(z.before, t / z.safe, 0.0), dim)
+    tz = F.sum(F.where(z.first, t, 0.0), (dim,), True, shape)
+    d1 = z.out1 * F.cumsum(F.where(z.upto2 & ~z.first, t / z.safe, 0.0), dim)
+    if z.out2 is not None:
+        tz2 = F.sum(F.where(z.second, t, 0.0), (dim,), True, shape)
+        d1 = F.where(z.upto2, d1, tz2 * z.out2)
+    return F.where(z.before, out * r, tz * z.out1 + z.xz * d1)
 
 
 CUMPROD = defop("cumprod", _scan_fwd("cumprod"), _cumprod_vjp, _cumprod_jvp, save=((0,),),
