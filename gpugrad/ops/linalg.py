@@ -314,7 +314,7 @@ def diag(input, diagonal=0):
     if nd == 1:
         return named(_embed("diag", input, diagonal, 0, 1), "DiagEmbedBackward0")
     if nd == 2:
-        return named(globals()["diagonal"](input, diagonal, 0, 1), "DiagonalBackward0")
+        return named(globals()["diagonal"](input, diagonal, 0, 1), "DiagonalBackward0_copy")
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
 
 
@@ -903,8 +903,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     _check_float("linalg.matrix_norm", A)
     nd = A._data.ndim
     if nd < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                           f"dimensions.")
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
     if not isinstance(dim, (tuple, list)) or len(dim) != 2:
         raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {dim}")
     d0, d1 = norm_dim("linalg.matrix_norm", dim[0], nd), norm_dim("linalg.matrix_norm",

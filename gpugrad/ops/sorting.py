@@ -26,7 +26,7 @@ def return_type(name, fields):
     ``.indices``, ...)."""
     t = _TYPES.get(name)
     if t is None:
-        t = namedtuple(name, fields)  # type: ignore[misc]
+        t = namedtuple(name, fields)
         t.__module__ = "gpugrad.return_types"
 
         def __repr__(self):
@@ -322,7 +322,7 @@ def histc(input, bins=100, min=0, max=0):
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"histogram_cpu\" not implemented for '{_torch_name(input)}'")
     if bins <= 0:
-        raise RuntimeError("torch.histc: bins must be > 0, but got %d for dimension 0" % bins)
+        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
     if min > max:
         raise RuntimeError("torch.histc: max must be larger than min")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
