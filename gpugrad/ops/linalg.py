@@ -873,9 +873,7 @@ def lstsq(A, B_, rcond=None, *, driver=None):
     full_rank = driver == "gels" or bool((rank._data == n).all())
     if driver != "gelsy" and m > n and full_rank:
         d = a @ x.unsqueeze(-1) - b if vector else a @ x - b
-        residuals = (d * d).sum(-2)
-        if vector:
-            residuals = residuals.squeeze(-1)
+        residuals = (d * d).sum(-2)  # (*, k); (*, 1) for a vector b, as PyTorch
     return return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))(
         x, residuals, rank, wrap(sv) if sv is not None else empty)
 
