@@ -4,7 +4,10 @@ Synthetic data y = X w_true + b_true + noise with standard-normal features (alre
 standardized, so a step size of 0.1 is safe: the Hessian of the MSE is about 2 I). The model's
 w and b are leaf tensors; each step computes the loss, calls backward() and updates the
 parameters with an optimizer from gpugrad.optim (plain SGD by default, which is exactly
-p -= lr * p.grad under no_grad(), or Adam), as one would in PyTorch. At the end the learned
+p -= lr * p.grad under no_grad(), or Adam), as one would in PyTorch. With --optimizer lbfgs each
+step is one L-BFGS iteration with a strong-Wolfe line search, driven by a closure that
+re-evaluates the loss (the classic choice for regression: it reaches the least-squares
+solution in a few dozen steps). At the end the learned
 parameters are compared with w_true and with the least-squares solution computed by NumPy on
 host copies. With --chunk the loss and its gradient come from
 gpugrad.nn.functional.linear_mse_loss, which reads X once per step in cache-sized row chunks
@@ -12,7 +15,7 @@ gpugrad.nn.functional.linear_mse_loss, which reads X once per step in cache-size
 the live loss; --plot draws the loss curve with matplotlib (pip install 'gpugrad[plot]').
 
     python examples/linear_regression.py [--device auto|cpu|cuda] [--n 200000 --d 64]
-                                         [--optimizer sgd|adam] [--chunk ROWS]
+                                         [--optimizer sgd|adam|lbfgs] [--chunk ROWS]
                                          [--plot loss.png]
 """
 
@@ -47,9 +50,10 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=200_000, help="number of samples")
     parser.add_argument("--d", type=int, default=64, help="number of features")
     parser.add_argument("--steps", type=int, default=200, help="gradient descent steps")
-    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    parser.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "lbfgs"])
     parser.add_argument(
-        "--lr", type=float, default=None, help="step size (default 0.1 for sgd, 0.05 for adam)"
+        "--lr", type=float, default=None,
+        help="step size (default 0.1 for sgd, 0.05 for adam, 1 for lbfgs)",
     )
     parser.add_argument("--noise", type=float, default=0.1, help="noise standard deviation")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -62,7 +66,7 @@ def main(argv=None):
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     args = parser.parse_args(argv)
     if args.lr is None:
-        args.lr = 0.1 if args.optimizer == "sgd" else 0.05
+        args.lr = {"sgd": 0.1, "adam": 0.05, "lbfgs": 1.0}[args.optimizer]
 
     device = resolve_device(args.device)
     dtype = {"float32": gpugrad.float32, "float64": gpugrad.float64}[args.dtype]
@@ -83,8 +87,28 @@ def main(argv=None):
 
     if args.optimizer == "sgd":
         opt = gpugrad.optim.SGD([w, b], lr=args.lr)
-    else:
+    elif args.optimizer == "adam":
         opt = gpugrad.optim.Adam([w, b], lr=args.lr)
+    else:
+        # One L-BFGS iteration per step (its history persists between steps); max_eval
+        # bounds the line search's evaluations of the closure; the tolerances are tight so
+        # that float64 runs reach the least-squares solution to about 1e-11.
+        opt = gpugrad.optim.LBFGS(
+            [w, b], lr=args.lr, max_iter=1, max_eval=20, history_size=20,
+            tolerance_grad=1e-12, tolerance_change=1e-20, line_search_fn="strong_wolfe",
+        )
+
+    def compute_loss():
+        if args.chunk is None:
+            return ((X @ w + b - y) ** 2).mean()
+        return gpugrad.nn.functional.linear_mse_loss(X, w, y, b, chunk=args.chunk or None)
+
+    def closure():  # for LBFGS, which evaluates the loss several times per step
+        opt.zero_grad()
+        loss = compute_loss()
+        loss.backward()
+        return loss
+
     history = []  # loss tensors, read back once at the end (no per-step GPU sync)
     bar = None
     if tqdm is not None and not args.no_progress:
@@ -95,13 +119,11 @@ def main(argv=None):
     synchronize(device)
     start = time.perf_counter()
     for step in range(1, args.steps + 1):
-        if args.chunk is None:
-            loss = ((X @ w + b - y) ** 2).mean()
+        if args.optimizer == "lbfgs":
+            loss = opt.step(closure)  # the loss before this step, as for the others
         else:
-            loss = gpugrad.nn.functional.linear_mse_loss(X, w, y, b, chunk=args.chunk or None)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+            loss = closure()
+            opt.step()
         if args.plot:
             history.append(loss.detach())
         if step % every == 0 or step == 1:

@@ -6,8 +6,9 @@ import math
 
 from ..autograd.grad_mode import no_grad
 from ..core.factories import zeros_like
+from ..core.tensor import Tensor
 from ..ops.elementwise import maximum
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _check_betas, _check_nonnegative
 
 
 class Adam(Optimizer):
@@ -18,14 +19,14 @@ class Adam(Optimizer):
         v_max = max(v_max, v) if amsgrad (and v_max replaces v below)
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-    The step count t is a Python int, so the update never reads the GPU.
+    With ``decoupled_weight_decay=True`` (AdamW) the decay is ``p = p * (1 - lr * weight_decay)``
+    before the update instead of the L2 term. The step count t is a Python int, so the update
+    never reads the GPU.
 
     Example::
 
         opt = gpugrad.optim.Adam(model.parameters(), lr=1e-3)
     """
-
-    _decoupled = False
 
     def __init__(
         self,
@@ -37,16 +38,17 @@ class Adam(Optimizer):
         amsgrad=False,
         *,
         maximize=False,
+        decoupled_weight_decay=False,
     ):
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if eps < 0.0:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for i, b in enumerate(betas):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {b}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("learning rate", lr)
+        _check_nonnegative("epsilon value", eps)
+        _check_betas(betas)
+        _check_nonnegative("weight_decay value", weight_decay)
+        if not (
+            all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)
+        ):
+            raise ValueError("betas must be either both floats or both Tensors")
+        betas = tuple(b.item() if isinstance(b, Tensor) else b for b in betas)
         super().__init__(
             params,
             dict(
@@ -56,6 +58,7 @@ class Adam(Optimizer):
                 weight_decay=weight_decay,
                 amsgrad=amsgrad,
                 maximize=maximize,
+                decoupled_weight_decay=decoupled_weight_decay,
             ),
         )
 
@@ -80,7 +83,7 @@ class Adam(Optimizer):
                     state["step"] += 1
                     t = state["step"]
                     if wd != 0:
-                        if self._decoupled:
+                        if group["decoupled_weight_decay"]:
                             p.mul_(1 - lr * wd)
                         else:
                             g = g + wd * p
@@ -103,8 +106,6 @@ class AdamW(Adam):
         opt = gpugrad.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
     """
 
-    _decoupled = True
-
     def __init__(
         self,
         params,
@@ -116,4 +117,12 @@ class AdamW(Adam):
         *,
         maximize=False,
     ):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+        super().__init__(
+            params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+            decoupled_weight_decay=True,
+        )
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # as PyTorch's AdamW: always decoupled
+            group["decoupled_weight_decay"] = True

@@ -16,6 +16,19 @@ class _Required:
 required = _Required()
 
 
+def _check_nonnegative(what, value):
+    """PyTorch's hyperparameter check ``if not 0.0 <= value``: negative values and NaN fail."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {what}: {value}")
+
+
+def _check_betas(betas):
+    """Adam-family ``betas``: each in [0, 1) (NaN fails), as PyTorch checks them."""
+    for i in (0, 1):
+        if not 0.0 <= betas[i] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+
+
 class Optimizer:
     """Base class of optimizers, as ``torch.optim.Optimizer``.
 
@@ -49,9 +62,15 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of parameters (a dict with ``"params"`` and optional hyperparameters)."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param group must be a dict, got {type(param_group).__name__}")
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         group = dict(param_group)
         params = group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                "optimizer parameters need to be organized in ordered collections, but "
+                "the ordering of tensors in sets will change between runs. Please use a list "
+                "instead."
+            )
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         offset = sum(len(g["params"]) for g in self.param_groups)
         known = {id(p) for g in self.param_groups for p in g["params"]}
@@ -131,15 +150,15 @@ class Optimizer:
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups):
             raise ValueError(
-                f"loaded state dict has {len(saved)} parameter group(s), but the "
-                f"optimizer has {len(self.param_groups)}"
+                "loaded state dict has a different number of parameter groups "
+                f"({len(saved)}, the optimizer has {len(self.param_groups)})"
             )
         for i, (g, s) in enumerate(zip(self.param_groups, saved)):
             if len(g["params"]) != len(s["params"]):
                 raise ValueError(
-                    f"loaded state dict contains a parameter group ({i}) of "
-                    f"{len(s['params'])} parameters, but the optimizer's group has "
-                    f"{len(g['params'])}"
+                    "loaded state dict contains a parameter group that doesn't match the "
+                    f"size of optimizer's group (group {i}: {len(s['params'])} parameters "
+                    f"saved, {len(g['params'])} in the optimizer)"
                 )
         by_index = {}
         for g, s in zip(self.param_groups, saved):
@@ -167,7 +186,12 @@ class Optimizer:
 
 
 def _like(p, key, v):
-    """A copy of state value `v` on `p`'s device (floating tensors in `p`'s dtype)."""
+    """A copy of state value `v` on `p`'s device (floating tensors in `p`'s dtype); lists,
+    tuples and dicts (LBFGS's history) are copied item by item."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(_like(p, key, x) for x in v)
+    if isinstance(v, dict):
+        return {k: _like(p, key, x) for k, x in v.items()}
     if not isinstance(v, Tensor):
         return v
     dt = p.dtype if v.dtype.is_floating_point and key != "step" else v.dtype

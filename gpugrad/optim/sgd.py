@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, required
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -14,7 +14,8 @@ class SGD(Optimizer):
         g = g + momentum * b if nesterov else b          (when momentum != 0)
         p = p - lr * g
 
-    The update runs in place on the parameter's device, without reading values to the host.
+    The default ``lr`` is PyTorch 2.x's 1e-3. The update runs in place on the parameter's
+    device, without reading values to the host.
 
     Example::
 
@@ -25,7 +26,7 @@ class SGD(Optimizer):
     def __init__(
         self,
         params,
-        lr=required,
+        lr=1e-3,
         momentum=0.0,
         dampening=0.0,
         weight_decay=0.0,
@@ -33,7 +34,8 @@ class SGD(Optimizer):
         *,
         maximize=False,
     ):
-        if lr is not required and lr < 0.0:
+        # PyTorch's SGD checks with ``<`` (so NaN passes), unlike its other optimizers.
+        if lr < 0.0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if momentum < 0.0:
             raise ValueError(f"Invalid momentum value: {momentum}")

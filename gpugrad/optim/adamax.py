@@ -1,0 +1,65 @@
+"""Adamax: Adam with the infinity norm (Kingma and Ba, 2015, section 7.1)."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..core.factories import zeros_like
+from ..ops.elementwise import maximum
+from .optimizer import Optimizer, _check_betas, _check_nonnegative
+
+
+class Adamax(Optimizer):
+    """Adamax, with PyTorch's update rule. At step t, for parameter p with gradient g::
+
+        g = -g if maximize;  g = g + weight_decay * p
+        m = beta1 m + (1 - beta1) g;   u = max(beta2 u, |g| + eps)
+        p = p - lr / (1 - beta1^t) * m / u
+
+    Example::
+
+        opt = gpugrad.optim.Adamax(model.parameters(), lr=2e-3)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        *,
+        maximize=False,
+    ):
+        _check_nonnegative("learning rate", lr)
+        _check_nonnegative("epsilon value", eps)
+        _check_betas(betas)
+        _check_nonnegative("weight_decay value", weight_decay)
+        super().__init__(
+            params,
+            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize),
+        )
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                beta1, beta2 = group["betas"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = -p.grad if group["maximize"] else p.grad
+                    state = self._state(p)
+                    if not state:
+                        state["step"] = 0
+                        state["exp_avg"] = zeros_like(p)
+                        state["exp_inf"] = zeros_like(p)
+                    state["step"] += 1
+                    if wd != 0:
+                        g = g + wd * p
+                    m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
+                    u = state["exp_inf"]
+                    u.copy_(maximum(u.mul_(beta2), g.abs().add_(eps)))
+                    p.add_(m / u, alpha=-lr / (1 - beta1 ** state["step"]))
+        return loss

@@ -1,0 +1,92 @@
+"""NAdam: Adam with Nesterov momentum (Dozat, 2016), with momentum decay."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..core.factories import zeros_like
+from .optimizer import Optimizer, _check_betas, _check_nonnegative
+
+
+class NAdam(Optimizer):
+    """NAdam, with PyTorch's update rule. At step t, for parameter p with gradient g::
+
+        g = -g if maximize;  g = g + weight_decay * p   (or p = p (1 - lr weight_decay) when
+                                                         decoupled_weight_decay)
+        mu_t = beta1 (1 - 0.96^(t psi) / 2)     (psi = momentum_decay);  P_t = mu_1 ... mu_t
+        m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+        d = sqrt(v / (1 - beta2^t)) + eps
+        p = p - lr (1 - mu_t) / (1 - P_t) g / d - lr mu_{t+1} / (1 - P_t mu_{t+1}) m / d
+
+    ``mu_product`` (P_t) is a Python float in the state, so the update never reads the GPU.
+
+    Example::
+
+        opt = gpugrad.optim.NAdam(model.parameters(), lr=2e-3)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=2e-3,
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum_decay=4e-3,
+        decoupled_weight_decay=False,
+        *,
+        maximize=False,
+    ):
+        _check_nonnegative("learning rate", lr)
+        _check_nonnegative("epsilon value", eps)
+        _check_betas(betas)
+        _check_nonnegative("weight_decay value", weight_decay)
+        _check_nonnegative("momentum_decay value", momentum_decay)
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum_decay=momentum_decay,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+            ),
+        )
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                beta1, beta2 = group["betas"]
+                psi = group["momentum_decay"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = -p.grad if group["maximize"] else p.grad
+                    state = self._state(p)
+                    if not state:
+                        state["step"] = 0
+                        state["mu_product"] = 1.0
+                        state["exp_avg"] = zeros_like(p)
+                        state["exp_avg_sq"] = zeros_like(p)
+                    state["step"] += 1
+                    t = state["step"]
+                    if wd != 0:
+                        if group["decoupled_weight_decay"]:
+                            p.mul_(1 - lr * wd)
+                        else:
+                            g = g + wd * p
+                    mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+                    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
+                    state["mu_product"] *= mu
+                    prod = state["mu_product"]
+                    m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
+                    v = state["exp_avg_sq"].mul_(beta2).add_(g * g, alpha=1 - beta2)
+                    denom = v.div(1 - beta2**t).sqrt_().add_(eps)
+                    p.add_(g / denom, alpha=-lr * (1.0 - mu) / (1.0 - prod))
+                    p.add_(m / denom, alpha=-lr * mu_next / (1.0 - prod * mu_next))
+        return loss
+

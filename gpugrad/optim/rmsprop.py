@@ -1,0 +1,88 @@
+"""RMSprop (Hinton's lecture 6e), centered variant (Graves, 2013), with momentum."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..core.factories import zeros_like
+from .optimizer import Optimizer, _check_nonnegative
+
+
+class RMSprop(Optimizer):
+    """RMSprop, with PyTorch's update rule. For each parameter p with gradient g::
+
+        g = -g if maximize;  g = g + weight_decay * p
+        v = alpha v + (1 - alpha) g^2
+        avg = sqrt(v - gavg^2) with gavg = alpha gavg + (1 - alpha) g if centered, else sqrt(v)
+        b = momentum b + g / (avg + eps);  p = p - lr b        (momentum > 0)
+        p = p - lr g / (avg + eps)                                (otherwise)
+
+    Example::
+
+        opt = gpugrad.optim.RMSprop(model.parameters(), lr=1e-2, momentum=0.9, centered=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum=0.0,
+        centered=False,
+        *,
+        maximize=False,
+    ):
+        _check_nonnegative("learning rate", lr)
+        _check_nonnegative("epsilon value", eps)
+        _check_nonnegative("momentum value", momentum)
+        _check_nonnegative("weight_decay value", weight_decay)
+        _check_nonnegative("alpha value", alpha)
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                alpha=alpha,
+                eps=eps,
+                centered=centered,
+                weight_decay=weight_decay,
+                maximize=maximize,
+            ),
+        )
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+                wd, momentum = group["weight_decay"], group["momentum"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = -p.grad if group["maximize"] else p.grad
+                    state = self._state(p)
+                    if not state:
+                        state["step"] = 0
+                        state["square_avg"] = zeros_like(p)
+                        if momentum > 0:
+                            state["momentum_buffer"] = zeros_like(p)
+                        if group["centered"]:
+                            state["grad_avg"] = zeros_like(p)
+                    state["step"] += 1
+                    if wd != 0:
+                        g = g + wd * p
+                    v = state["square_avg"].mul_(alpha).add_(g * g, alpha=1 - alpha)
+                    if group["centered"]:
+                        gavg = state["grad_avg"].mul_(alpha).add_(g, alpha=1 - alpha)
+                        avg = (v - gavg * gavg).sqrt_()
+                    else:
+                        avg = v.sqrt()
+                    avg.add_(eps)
+                    if momentum > 0:
+                        buf = state["momentum_buffer"].mul_(momentum).add_(g / avg)
+                        p.add_(buf, alpha=-lr)
+                    else:
+                        p.add_(g / avg, alpha=-lr)
+        return loss
