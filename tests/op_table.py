@@ -743,7 +743,7 @@ def np_mode(a, dim):
     return np.array(vals).reshape(shape), np.array(idx, dtype=np.int64).reshape(shape)
 
 
-row("mode", lambda x: gg.ops.sorting.apply(gg.ops.sorting.MODE, (x,), (1,)),
+row("mode_index", lambda x: gg.ops.sorting.apply(gg.ops.sorting.MODE, (x,), (1,)),
     lambda a: np_mode(a, 1)[1], Z(4, 6), differentiable=False)
 comp("mode", lambda x: gg.mode(x, 1), lambda a: np_mode(a, 1), Z(4, 6), label="values", grad=())
 comp("mode", lambda x: x.mode(0), lambda a: np_mode(a, 0), F(3, 2), label="distinct")

@@ -203,7 +203,7 @@ def _mode_fwd(xp, x, dim):
     return idx[rows, last].reshape(lead).astype(B.int64.np, copy=False)
 
 
-MODE = defop("mode", _mode_fwd)
+MODE = defop("mode_index", _mode_fwd)
 
 
 @public("Sorting and counting")
