@@ -334,53 +334,142 @@ def on_device(dev: device, op="gpugrad"):
     return _on(dev, op)
 
 
+class RangeError(OverflowError, RuntimeError):
+    """A value that does not fit the target dtype (an OverflowError; also a RuntimeError, the
+    type PyTorch raises for it)."""
+
+
+_REFUSED_KINDS = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured",
+                  "M": "datetime64", "m": "timedelta64"}
+
+
+def _refuse(a, data, op):
+    """TypeError for data gpugrad has no dtype for (complex, object, strings, datetimes)."""
+    what = _REFUSED_KINDS.get(a.dtype.kind)
+    if what == "object" and not isinstance(data, np.ndarray):
+        for v in _leaves(data):
+            if isinstance(v, int) and not isinstance(v, bool) and not -2**63 <= v < 2**63:
+                raise RangeError(f"{op}: the integer {v} does not fit in int64 (range "
+                                 f"[{-2**63}, {2**63 - 1}])")
+        raise TypeError(f"{op}: could not infer a numeric dtype from the data (an element of "
+                        f"type {_odd_leaf(data)}); use numbers, bools, arrays or tensors")
+    if what is not None:
+        raise TypeError(f"{op}: can't make a tensor of {what} data (NumPy dtype {a.dtype}); "
+                        f"gpugrad holds {', '.join(d.name for d in DTYPES)}")
+
+
+def _leaves(data):
+    if isinstance(data, (list, tuple)):
+        for x in data:
+            yield from _leaves(x)
+    else:
+        yield data
+
+
+def _odd_leaf(data):
+    for v in _leaves(data):
+        if not isinstance(v, (int, float, bool, np.generic)):
+            return type(v).__name__
+    return "object"
+
+
+def check_range(a, target, op):
+    """Raise RangeError when array `a` holds values that `target` (a NumPy dtype) can't hold:
+    NaN, inf or out-of-range numbers into an integer dtype. Casts that can't lose range skip
+    the scan."""
+    if target.kind not in "iu" or a.dtype.kind not in "iuf" or a.size == 0:
+        return
+    if np.can_cast(a.dtype, target, "safe"):
+        return
+    xp = xp_of(a) if type(a) is not np.ndarray else np
+    info = np.iinfo(target)
+    if a.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = not bool(xp.isfinite(a).all()) or float(a.min()) < info.min \
+                or float(a.max()) >= float(info.max) + 1
+    else:
+        bad = int(a.min()) < info.min or int(a.max()) > info.max
+    if bad:
+        lo, hi = float(a.min()), float(a.max())
+        shown = "NaN or inf" if a.dtype.kind == "f" and not (math.isfinite(lo) and math.isfinite(
+            hi)) else f"values in [{a.min()}, {a.max()}]"
+        raise RangeError(f"{op}: {shown} can't be converted to {_BY_NP[target].name} without "
+                         f"overflow (its range is [{info.min}, {info.max}])")
+
+
+def check_scalar(value, dt: dtype, op: str):
+    """A fill value checked against `dt`: a number (else TypeError) that fits (else RangeError)."""
+    value = py_scalar(value)
+    if not isinstance(value, (int, float, bool)):
+        raise TypeError(f"{op}: fill value must be a number (int, float or bool), got "
+                        f"{type(value).__name__}")
+    if dt.np.kind in "iu" and not isinstance(value, bool):
+        info = np.iinfo(dt.np)
+        if isinstance(value, float) and not math.isfinite(value) or not (
+                info.min <= value < info.max + 1):
+            raise RangeError(f"{op}: value {value!r} can't be converted to {dt.name} without "
+                             f"overflow (its range is [{info.min}, {info.max}])")
+    return value
+
+
+def _host_array(data, dt, copy, op):
+    """`data` as a NumPy array of a gpugrad dtype (`dt`, or inferred as PyTorch does),
+    refusing what no gpugrad dtype can hold."""
+    try:
+        a = np.array(data, copy=True if copy else None)
+    except ValueError as exc:  # ragged nested lists, ...
+        raise ValueError(f"{op}: could not make a tensor of this data: {exc}") from None
+    except OverflowError as exc:
+        raise RangeError(f"{op}: {exc}") from None
+    _refuse(a, data, op)
+    if dt is None:
+        return _infer(a, data, op)
+    check_range(a, dt.np, op)
+    return a.astype(dt.np, copy=False)
+
+
 def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"):
-    """Make an array of `data` (nested lists, scalars, NumPy or CuPy arrays) on `dev`."""
-    np_dt = None if dt is None else dt.np
+    """Make an array of `data` (nested lists, scalars, NumPy or CuPy arrays) on `dev`.
+
+    Complex, object, string and datetime data raise TypeError; values out of the dtype's range
+    (NaN into an integer dtype, 2**63 into int64) raise RangeError (an OverflowError)."""
     if dev.type == "cpu":
         if type(data) is not np.ndarray and not isinstance(data, (list, tuple, int, float, bool)):
             cp = _cupy
             if cp is not None and isinstance(data, cp.ndarray):
                 raise TypeError(f"{op}: data is a CuPy array on cuda:{data.device.id}; "
                                 "pass device='cuda' or move it with .get() first")
-        try:
-            a = np.array(data, dtype=np_dt, copy=True if copy else None)
-        except ValueError as exc:  # ragged nested lists, strings, ...
-            raise ValueError(f"{op}: could not make a tensor of this data: {exc}") from None
-        if dt is None:
-            a = _infer(a, data)
-        return a
+        return _host_array(data, dt, copy, op)
     cp = require_cuda(dev, op)
     with cp.cuda.Device(dev.index or 0):
         if isinstance(data, cp.ndarray):
-            a = data.astype(np_dt or data.dtype, copy=copy)
+            _refuse(data, data, op)
+            target = dt.np if dt is not None else _infer(data[:0].get(), data, op).dtype
+            check_range(data, target, op)
+            a = data.astype(target, copy=copy)
             if a.device.id != (dev.index or 0):
                 a = cp.array(a, copy=True)
         else:
-            host = np.array(data, dtype=np_dt)
-            if dt is None:
-                host = _infer(host, data)
-            a = cp.asarray(host)
+            a = cp.asarray(_host_array(data, dt, False, op))
     return a
 
 
-def _infer(a, data):
-    """PyTorch's dtype inference: Python floats -> default dtype, ints -> int64, bools -> bool."""
+def _infer(a, data, op="tensor"):
+    """PyTorch's dtype inference: Python floats -> default dtype, ints -> int64, bools -> bool;
+    arrays keep their dtype (other NumPy widths go to int64 or float64, range checked)."""
     k = a.dtype.kind
     if isinstance(data, (np.ndarray, np.generic)) or (
             _cupy is not None and isinstance(data, _cupy.ndarray)):
         if a.dtype in _BY_NP:
             return a
-        return a.astype(np.float64 if k == "f" else np.int64)
+        target = np.dtype(np.float64 if k == "f" else np.int64)
+        check_range(a, target, op)
+        return a.astype(target)
     if k == "f":
         return a.astype(_default[0].np, copy=False)
     if k in "iu":
+        check_range(a, np.dtype(np.int64), op)
         return a.astype(np.int64, copy=False)
-    if k == "b":
-        return a
-    if k == "O" or k == "U" or k == "S":
-        raise TypeError("tensor: could not infer a numeric dtype from data of type "
-                        f"{type(data).__name__}")
     return a
 
 
@@ -449,6 +538,9 @@ _rng = [np.random.default_rng()]
 def manual_seed(seed: int):
     """Seed the CPU generator and, when CuPy is loaded, every GPU's generator."""
     seed = int(seed)
+    if not -2**63 <= seed < 2**64:
+        raise RangeError(f"manual_seed: seed {seed} is out of range [-2**63, 2**64)")
+    seed %= 2**64  # PyTorch accepts negative seeds (taken modulo 2**64)
     _rng[0] = np.random.default_rng(seed)
     if _cupy is not None and cuda_is_available():
         for i in range(cuda_device_count()):
@@ -466,17 +558,29 @@ def random(kind, shape, np_dt, dev: device, op, generator=None, **kw):
     if dev.type == "cpu":
         g = _rng[0] if generator is None else generator._rng
         if kind == "rand":
-            return g.random(shape, dtype=np.float64).astype(np_dt, copy=False)
+            return _uniform(g, np, shape, np_dt)
         if kind == "randn":
             return g.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
         return g.integers(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
     cp = require_cuda(dev, op)
     with cp.cuda.Device(dev.index or 0):
         if kind == "rand":
-            return cp.random.random(shape, dtype=np.float64).astype(np_dt, copy=False)
+            return _uniform(cp.random, cp, shape, np_dt)
         if kind == "randn":
             return cp.random.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
         return cp.random.randint(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
+
+
+def _uniform(g, xp, shape, np_dt):
+    """Uniform in [0, 1) drawn in the target precision: k * 2**-(mantissa bits + 1) for a random
+    integer k, so no float64 draw can round up to exactly 1.0 in float16 or float32."""
+    np_dt = np.dtype(np_dt)
+    if np_dt == np.float64:
+        return g.random(shape, dtype=np.float64)
+    bits = np.finfo(np_dt).nmant + 1
+    k = g.integers(0, 2 ** bits, size=shape) if hasattr(g, "integers") else g.randint(
+        0, 2 ** bits, size=shape)
+    return (k * 2.0 ** -bits).astype(np_dt)
 
 
 # ----------------------------------------------------------------------------- scalars

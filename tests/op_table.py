@@ -665,6 +665,30 @@ for _red in ("mean", "sum", "none"):
         grad=(0,))
 row("cross_entropy", _ce("mean"), _ce_ref("mean"), F(1, 4), I([3]), label="one_row", grad=(0,))
 
+# Binary cross-entropy: a primitive, since its log clamped at -100 has PyTorch's gradient,
+# (x - y) / max(x (1 - x), 1e-12), not the clamped formula's.
+
+
+def _bce(reduction):
+    def fn(x, y, *w):
+        return gg.nn.functional.binary_cross_entropy(x, y, *w, reduction=reduction)
+    return fn
+
+
+def _bce_ref(reduction):
+    def ref(x, y, w=1.0):
+        loss = -w * (y * np.maximum(np.log(x), -100) + (1 - y) * np.maximum(np.log1p(-x), -100))
+        return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return ref
+
+
+row("binary_cross_entropy", _bce("none"), _bce_ref("none"), F(3, 4, lo=0.05, hi=0.95),
+    F(3, 4, lo=0.0, hi=1.0), label="none")
+row("binary_cross_entropy", _bce("mean"), _bce_ref("mean"), F(5, lo=0.05, hi=0.95),
+    F(5, lo=0.0, hi=1.0), F(5), label="mean_weight")
+row("binary_cross_entropy", _bce("sum"), _bce_ref("sum"), F(lo=0.05, hi=0.95), F(lo=0.0, hi=1.0),
+    label="sum_0d")
+
 # The fused linear-regression loss: chunk sizes that do and do not divide the rows.
 
 

@@ -53,6 +53,21 @@ SCHEDULES = {
             m.CosineAnnealingLR(o, T_max=4)], milestones=[3, 8])),
     "ChainedScheduler": ("sgd", lambda m, o: m.ChainedScheduler(
         [m.ConstantLR(o, factor=0.5, total_iters=3), m.ExponentialLR(o, gamma=0.9)])),
+    "CyclicLR-triangular-momentum": ("sgd", lambda m, o: m.CyclicLR(
+        o, base_lr=0.01, max_lr=[0.1, 0.2], step_size_up=3, step_size_down=2)),
+    "CyclicLR-triangular2-betas": ("adam", lambda m, o: m.CyclicLR(
+        o, base_lr=[0.01, 0.02], max_lr=0.1, step_size_up=2, mode="triangular2",
+        base_momentum=0.7, max_momentum=[0.9, 0.95])),
+    "CyclicLR-exp-range": ("sgd", lambda m, o: m.CyclicLR(
+        o, base_lr=0.01, max_lr=0.1, step_size_up=4, mode="exp_range", gamma=0.9,
+        cycle_momentum=False)),
+    "CyclicLR-scale-fn": ("sgd", lambda m, o: m.CyclicLR(
+        o, base_lr=0.01, max_lr=0.1, step_size_up=2, scale_fn=lambda x: 1 / (1 + x),
+        scale_mode="iterations")),
+    "CosineAnnealingWarmRestarts": ("sgd", lambda m, o: m.CosineAnnealingWarmRestarts(
+        o, T_0=4, eta_min=0.001)),
+    "CosineAnnealingWarmRestarts-T_mult": ("adam", lambda m, o: m.CosineAnnealingWarmRestarts(
+        o, T_0=2, T_mult=2)),
     "ChainedScheduler-cosine-multistep": ("adam", lambda m, o: m.ChainedScheduler(
         [m.CosineAnnealingLR(o, T_max=6, eta_min=0.001), m.MultiStepLR(o, [4, 7])], optimizer=o)),
 }
@@ -194,6 +209,25 @@ def test_state_dict_resume_is_identical(name, tmp_path):
         assert momenta(opt) == straight[i + 1][2], i
 
 
+@pytest.mark.parametrize("T_mult", [1, 3])
+def test_warm_restarts_with_fractional_epochs_match_torch(T_mult):
+    out = []
+    for lib in (gpugrad, torch):
+        opt = optimizer(lib)
+        sched = lib.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=T_mult)
+        lrs = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for epoch in (0.5, 1.25, 2.9, 3.0, 7.5, 13.2, 40.0, 1.0):
+                opt.step()
+                sched.step(epoch)
+                lrs.append((list(sched.get_last_lr()), sched.T_i, sched.T_cur, sched.last_epoch))
+        out.append(lrs)
+    assert out[0] == out[1]
+    with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+        S.CosineAnnealingWarmRestarts(optimizer(gpugrad), T_0=3).step(-1)
+
+
 def test_lambda_state_dict_keeps_callable_objects_state():
     class Warmup:
         def __init__(self, n):
@@ -233,6 +267,11 @@ def test_errors_match_torch():
         lambda m, o: m.SequentialLR(o, [m.StepLR(o, 2), m.StepLR(o, 3)], milestones=[]),
         lambda m, o: m.SequentialLR(o, [m.ReduceLROnPlateau(o)], milestones=[]),
         lambda m, o: m.ChainedScheduler([]),
+        lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, mode="sine"),
+        lambda m, o: m.CyclicLR(o, base_lr=[0.01], max_lr=0.1),
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=0),
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=1.5),
+        lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=2, eta_min="0"),
         lambda m, o: m.StepLR(object(), 2),
     ]
     for i, case in enumerate(cases):

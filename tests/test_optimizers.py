@@ -77,6 +77,19 @@ CASES = [
     ("NAdam", dict(lr=0.05, betas=(0.8, 0.95), momentum_decay=0.01, weight_decay=0.1)),
     ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
     ("NAdam", dict(lr=0.05, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1)),  # rho_t > 5 from step 6
+    ("RAdam", dict(lr=0.05, betas=(0.5, 0.6), weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.05, betas=(0.7, 0.7), maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.5, maximize=True)),
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),
+    ("Rprop", dict(lr=0.05, maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=3, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
 ]
 IDS = [f"{name}-{','.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CASES]
 
@@ -159,9 +172,13 @@ def test_state_dict_resume_is_exact(name, kw, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_torch_state_dict_loads_into_gpugrad():
-    """A state dict written by torch (tensors converted to gpugrad) continues identically."""
-    name, kw = "Adam", dict(lr=0.05, amsgrad=True)
+@pytest.mark.parametrize("name,kw", [
+    ("Adam", dict(lr=0.05, amsgrad=True)), ("NAdam", dict(lr=0.05)), ("Adagrad", dict()),
+    ("ASGD", dict(lr=0.05, t0=1)), ("Rprop", dict(lr=0.05)), ("SGD", dict(momentum=0.9)),
+], ids=["Adam", "NAdam", "Adagrad", "ASGD", "Rprop", "SGD"])
+def test_torch_state_dict_loads_into_gpugrad(name, kw):
+    """A state dict written by torch (tensors converted to gpugrad; its step, mu_product, eta
+    and mu are 0-d tensors) continues identically."""
     tparams, tloss, topt = make(torch, name, kw)
     train(tparams, tloss, topt, 3)
     tsd = topt.state_dict()
@@ -170,12 +187,14 @@ def test_torch_state_dict_loads_into_gpugrad():
                       for k, v in st.items()} for i, st in tsd["state"].items()},
         "param_groups": tsd["param_groups"],
     }
-    conv["state"] = {i: {**st, "step": int(st["step"].item())} for i, st in conv["state"].items()}
     params, loss, opt = make(gpugrad, name, kw)
     with gpugrad.no_grad():
         for p, tp in zip(params, tparams):
             p.copy_(gpugrad.tensor(tp.detach().numpy()))
     opt.load_state_dict(conv)
+    for st in opt.state.values():
+        assert all(isinstance(st[k], (int, float)) for k in ("step", "mu_product", "eta", "mu")
+                   if k in st)
     ours = train(params, loss, opt, 3)[-1]
     theirs = train(tparams, tloss, topt, 3)[-1]
     for a, b in zip(ours, theirs):
@@ -223,6 +242,20 @@ BAD = [
     ("NAdam", dict(momentum_decay=-1e-3)),
     ("NAdam", dict(eps=-1.0)),
     ("NAdam", dict(weight_decay=-1.0)),
+    ("RAdam", dict(lr=NAN)),
+    ("RAdam", dict(betas=(0.9, 1.0))),
+    ("RAdam", dict(eps=-1.0)),
+    ("RAdam", dict(weight_decay=NAN)),
+    ("Adadelta", dict(lr=NAN)),
+    ("Adadelta", dict(rho=1.5)),
+    ("Adadelta", dict(rho=NAN)),
+    ("Adadelta", dict(eps=-1.0)),
+    ("Adadelta", dict(weight_decay=-1.0)),
+    ("Rprop", dict(lr=NAN)),
+    ("Rprop", dict(etas=(1.0, 1.2))),
+    ("Rprop", dict(etas=(0.5, 0.9))),
+    ("ASGD", dict(lr=-1.0)),
+    ("ASGD", dict(weight_decay=NAN)),
     ("LBFGS", dict(lr=NAN)),
     ("LBFGS", dict(lr=-1.0)),
 ]
@@ -250,7 +283,8 @@ def test_values_torch_accepts_are_accepted(name, kw):
 
 
 def test_defaults_match_torch():
-    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "LBFGS"):
+    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
+                 "Adadelta", "Rprop", "ASGD", "LBFGS"):
         ours = getattr(optim, name)([gpugrad.ones(2, requires_grad=True)]).defaults
         theirs = getattr(torch.optim, name)([torch.ones(2, requires_grad=True)]).defaults
         assert set(ours) <= set(theirs), (name, set(ours) - set(theirs))
@@ -337,6 +371,10 @@ def test_step_reads_nothing_back_from_the_device(monkeypatch):
         optim.NAdam(ps, weight_decay=0.1),
         optim.NAdam(ps, weight_decay=0.1, decoupled_weight_decay=True),
         optim.Adam(ps, weight_decay=0.1, decoupled_weight_decay=True),
+        optim.RAdam(ps, betas=(0.5, 0.6), weight_decay=0.1),
+        optim.Adadelta(ps, weight_decay=0.1),
+        optim.Rprop(ps),
+        optim.ASGD(ps, t0=0, weight_decay=0.1),
     ]
     model(gpugrad.randn(4, 3)).sum().backward()
 

@@ -7,6 +7,7 @@ rules run on tensors (``TensorMath``) so that the gradients are differentiable a
 
 from __future__ import annotations
 
+import threading
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
@@ -29,13 +30,33 @@ def _tensor(v):
 
 
 def _run_hooks(hooks, g, graph):
-    """Call tensor hooks on cotangent `g` (a tensor, or an array when `graph` is False)."""
+    """Call tensor hooks on cotangent `g` (a tensor, or an array when `graph` is False); a
+    hook's result must be a tensor of the cotangent's shape, dtype and device (PyTorch's check)."""
     t = _tensor(g)
     for h in hooks:
         r = h(t)
         if r is not None:
+            _check_hook_result(h, t, r)
             t = r
     return t if graph else t._data
+
+
+def _check_hook_result(h, g, r):
+    name = getattr(h, "__qualname__", None) or type(h).__name__
+    if not isinstance(r, Tensor):
+        raise TypeError(f"hook '{name}' returned a {type(r).__name__}; a tensor hook must "
+                        "return a Tensor (the new gradient) or None")
+    what = ("size", tuple(g._data.shape), tuple(r._data.shape)) if r._data.shape != \
+        g._data.shape else ("dtype", g.dtype, r.dtype) if r._data.dtype != g._data.dtype else \
+        ("device", g.device, r.device) if not B.same_device(r._data, g._data) else None
+    if what is not None:
+        raise RuntimeError(f"hook '{name}' has changed the {what[0]} of the gradient (was "
+                           f"{what[1]}, got {what[2]}); return a gradient like the one given")
+
+
+# One lock for every accumulation into a ``.grad``: threads that backpropagate into a shared
+# leaf at once would otherwise lose updates (a read-modify-write). PyTorch locks it too.
+_grad_lock = threading.Lock()
 
 
 def _own(g, handed):
@@ -57,13 +78,14 @@ def store_grad(t, g, create_graph, handed):
                            "returned a wrong shape)")
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
-    old = t.grad
-    if old is None:
-        t.grad = _own(g, handed) if not create_graph else g
-    elif create_graph or old._rg:
-        t.grad = old + g
-    else:
-        old._data += g._data
+    with _grad_lock:
+        old = t.grad
+        if old is None:
+            t.grad = _own(g, handed) if not create_graph else g
+        elif create_graph or old._rg:
+            t.grad = old + g
+        else:
+            old._data += g._data
 
 
 def _saved_out(n):

@@ -23,7 +23,7 @@ def norm_dims(name, dim, ndim):
     """A sorted tuple of dims (all of them when `dim` is None); 0-d tensors reduce over ()."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     out = tuple(sorted({norm_dim(name, d, ndim) for d in dims}))
     if len(out) != len(dims):
         raise RuntimeError(f"{name}: dim {dim} appears multiple times in the list of dims")
@@ -38,3 +38,11 @@ def size_args(name, size):
         if not isinstance(s, int):
             raise TypeError(f"{name}: sizes must be ints, got {s!r}")
     return tuple(size)
+
+
+def reduce_dims(name, dim, ndim):
+    """The dims a reduction runs over: as ``norm_dims``, and every dim when `dim` is None or
+    empty (``sum(dim=())`` reduces everything, as in PyTorch)."""
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        dim = None
+    return norm_dims(name, dim, ndim)

@@ -86,10 +86,15 @@ def _size(name, size):
 
 
 def _filled(name, size, value, dtype, device, requires_grad):
+    value = B.check_scalar(value, dtype, name)
     dev = B.as_device(device)
     xp = B.xp_for(dev, name)
-    with B.on_device(dev, name):
-        a = xp.full(size, value, dtype=dtype.np)
+    try:
+        with B.on_device(dev, name):
+            a = xp.full(size, value, dtype=dtype.np)
+    except (ValueError, MemoryError) as exc:  # too big for the address space or the memory
+        raise RuntimeError(f"{name}: can't allocate a tensor of size {list(size)} and dtype "
+                           f"{dtype.name} ({type(exc).__name__}: {exc})") from None
     return _finish(a, requires_grad)
 
 
@@ -227,7 +232,15 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
         low, high = 0, low
     if high <= low:
         raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
-    return _random("randint", _size("randint", tuple(size)), _dtype(dtype, B.int64), device,
+    dt = _dtype(dtype, B.int64)
+    if dt.np.kind in "iu":
+        info = B.numpy.iinfo(dt.np)
+        if low < info.min or high - 1 > info.max:
+            raise B.RangeError(f"randint: the range [{low}, {high}) does not fit {dt.name} "
+                               f"(its range is [{info.min}, {info.max}])")
+    elif dt is B.bool_ and (low < 0 or high > 2):
+        raise B.RangeError(f"randint: the range [{low}, {high}) does not fit bool")
+    return _random("randint", _size("randint", tuple(size)), dt, device,
                    requires_grad, generator, low=low, high=high)
 
 
@@ -244,8 +257,14 @@ def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
 def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
+    dt = _dtype(dtype, B.int64)
+    top = B.numpy.iinfo(dt.np).max if dt.np.kind in "iu" else (
+        2 ** (B.numpy.finfo(dt.np).nmant + 1) if dt.is_floating_point else 1)
+    if n - 1 > top:
+        raise B.RangeError(f"randperm: n={n} is too large for dtype {dt.name} (values up to "
+                           f"{top} only)")
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return wrap(B.xp_of(idx).argsort(idx).astype(_dtype(dtype, B.int64).np))
+    return wrap(B.xp_of(idx).argsort(idx).astype(dt.np))
 
 
 def manual_seed(seed):
@@ -278,7 +297,7 @@ class Generator:
     def manual_seed(self, seed):
         """Reset the generator to the stream of `seed`; returns self."""
         self._seed = int(seed)
-        self._rng = B.numpy.random.default_rng(self._seed)
+        self._rng = B.numpy.random.default_rng(self._seed % 2**64)  # negative seeds as torch
         return self
 
     def initial_seed(self):

@@ -146,6 +146,13 @@ class Tensor(TensorMethods):
             if value._data.shape != self._data.shape:
                 raise RuntimeError(f"grad: assigned gradient has shape {tuple(value.shape)} but "
                                    f"the tensor has shape {tuple(self.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"grad: assigned gradient has dtype {value.dtype} but the "
+                                   f"tensor has dtype {self.dtype}; convert it with "
+                                   f".to({self.dtype})")
+            if value.device != self.device:
+                raise RuntimeError(f"grad: assigned gradient is on {value.device} but the "
+                                   f"tensor is on {self.device}")
         self._grad = value
 
     @property

@@ -10,9 +10,10 @@ Example::
     loss.backward()
 """
 
-from . import functional, init, modules
+from . import functional, init, loss, modules
+from .loss import *  # noqa: F403 - the loss modules of loss.__all__
 from .module import Module
-from .modules import *  # noqa: F403 - the layers, containers and losses of modules.__all__
+from .modules import *  # noqa: F403 - the layers and containers of modules.__all__
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__]
+__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__, *loss.__all__]

@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import math
+import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..core.factories import rand, randn
@@ -78,6 +79,14 @@ def ones_(tensor):
     return constant_(tensor, 1.0)
 
 
+def _empty(tensor):
+    """A zero-element tensor: nothing to initialise (PyTorch warns and returns it)."""
+    if tensor.numel() == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return True
+    return False
+
+
 def _kaiming_std(tensor, a, mode, nonlinearity):
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"kaiming: mode {mode!r} not supported; use 'fan_in' or 'fan_out'")
@@ -90,12 +99,16 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
 
     With ``a=sqrt(5)`` (``nn.Linear``'s default) the bound is ``1 / sqrt(fan_in)``.
     """
+    if _empty(tensor):
+        return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """He initialisation: N(0, std**2) with std = gain / sqrt(fan)."""
+    if _empty(tensor):
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
 
 

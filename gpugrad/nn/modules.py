@@ -224,60 +224,6 @@ class ModuleList(_Container):
             self.add_module(str(i), m)
 
 
-# ----------------------------------------------------------------------------- losses
-
-
-class _Loss(Module):
-    def __init__(self, reduction="mean"):
-        super().__init__()
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(
-                f"{type(self).__name__}: unknown reduction {reduction!r}; expected "
-                "'mean', 'sum' or 'none'"
-            )
-        self.reduction = reduction
-
-
-class MSELoss(_Loss):
-    """Mean squared error. Example: ``nn.MSELoss()(pred, target)``."""
-
-    def forward(self, input, target):
-        return F.mse_loss(input, target, self.reduction)
-
-
-class L1Loss(_Loss):
-    """Mean absolute error. Example: ``nn.L1Loss(reduction="sum")(pred, target)``."""
-
-    def forward(self, input, target):
-        return F.l1_loss(input, target, self.reduction)
-
-
-class CrossEntropyLoss(_Loss):
-    """Cross-entropy of logits (N, C) and integer class targets (N,): log-softmax based, so
-    finite for any logits.
-
-    Example::
-
-        >>> loss = nn.CrossEntropyLoss()(gpugrad.zeros(2, 3), gpugrad.tensor([0, 2]))
-        >>> round(loss.item(), 4)
-        1.0986
-    """
-
-    def forward(self, input, target):
-        return F.cross_entropy(input, target, self.reduction)
-
-
-class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits and 0/1 (or soft) targets, stable for any logit."""
-
-    def __init__(self, reduction="mean", pos_weight=None):
-        super().__init__(reduction)
-        self.register_buffer("pos_weight", pos_weight)
-
-    def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.reduction, self.pos_weight)
-
-
 __all__ = [
     "Linear",
     "Identity",
@@ -289,8 +235,4 @@ __all__ = [
     "Softplus",
     "Sequential",
     "ModuleList",
-    "MSELoss",
-    "L1Loss",
-    "CrossEntropyLoss",
-    "BCEWithLogitsLoss",
 ]

@@ -10,7 +10,18 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import composite, elementwise, fused, linalg, methods, reduction, scan, shape, sorting
+from . import (
+    composite,
+    elementwise,
+    fused,
+    linalg,
+    losses,
+    methods,
+    reduction,
+    scan,
+    shape,
+    sorting,
+)
 from .registry import OPS, PUBLIC
 
 

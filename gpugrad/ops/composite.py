@@ -17,6 +17,8 @@ def _log_softmax(name, input, dim, dtype):
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
     d = norm_dim(name, dim, input._data.ndim)
+    if input._data.size == 0:  # nothing to normalise: an empty result, as in PyTorch
+        return input * 1.0
     # Shift by the (detached) max first, then take the log-sum of the shifted values: the
     # rounding of a large max never reaches the result, as it would in x - logsumexp(x).
     m = amax(input.detach(), d, keepdim=True)

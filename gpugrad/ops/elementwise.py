@@ -273,7 +273,12 @@ def _pow_db(F, a, b, out):
     return F.where(zero, 0.0, out * F.log(F.where(zero, 1.0, a)))
 
 
-POW = binary("pow", "power", (lambda F, a, b, out: b * a ** (b - 1), _pow_db), save="all",
+def _pow_da(F, a, b, out):
+    # d/da a**b = b a**(b-1); PyTorch takes it as 0 where b == 0 (0 * inf at a == 0 otherwise).
+    return F.where(b == 0, 0.0, b * a ** (b - 1))
+
+
+POW = binary("pow", "power", (_pow_da, _pow_db), save="all",
              save_out=True, node_name="PowBackward1")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import backend as B
-from ..core.dims import norm_dim, norm_dims
+from ..core.dims import norm_dim, reduce_dims
 from ..core.tensor import Tensor
 from .elementwise import linear_op, maximum, minimum, where
 from .namespace import cast_like
@@ -52,6 +52,9 @@ def weighted(name, fwd, w, **kw):
 
 def _reduce_fwd(fn):
     def fwd(xp, x, dims, keepdim, shape):
+        if x.dtype == B.float16.np:  # accumulate float16 in float32, as PyTorch does
+            return getattr(xp, fn)(x, axis=dims, keepdims=keepdim,
+                                   dtype=B.float32.np).astype(x.dtype)
         return getattr(xp, fn)(x, axis=dims, keepdims=keepdim)
     return fwd
 
@@ -81,7 +84,7 @@ def _accumulate(op, input, dim, keepdim, dtype):
     if dtype is not None:
         input = input.to(dtype)
     x_shape = input._data.shape
-    dims = norm_dims(op.name, dim, len(x_shape))
+    dims = reduce_dims(op.name, dim, len(x_shape))
     if input._data.dtype.kind == "b":
         input = input.to(B.int64)
     out = apply(op, (input,), (dims, keepdim, x_shape))
@@ -144,14 +147,14 @@ AMIN = weighted("amin", _ext_fwd("amin"), _ext_weights)
 @public("Reductions")
 def amax(input, dim=None, keepdim=False):
     """Maximum over `dim` (all dims when None); ties share the gradient evenly."""
-    dims = norm_dims("amax", dim, input._data.ndim)
+    dims = reduce_dims("amax", dim, input._data.ndim)
     return apply(AMAX, (input,), (dims, keepdim, input._data.shape))
 
 
 @public("Reductions")
 def amin(input, dim=None, keepdim=False):
     """Minimum over `dim` (all dims when None); ties share the gradient evenly."""
-    dims = norm_dims("amin", dim, input._data.ndim)
+    dims = reduce_dims("amin", dim, input._data.ndim)
     return apply(AMIN, (input,), (dims, keepdim, input._data.shape))
 
 
@@ -167,8 +170,12 @@ def _norm_dir(F, x, out, dims, keepdim):
 
 
 # A primitive, not sqrt(sum(x * x)): its gradient at 0 is 0, where the composite's is NaN.
-NORM = weighted("norm", lambda xp, x, dims, keepdim, shape: xp.sqrt(
-    xp.sum(x * x, axis=dims, keepdims=keepdim)), _norm_dir, node_name="LinalgVectorNormBackward0")
+def _norm_fwd(xp, x, dims, keepdim, shape):
+    a = x.astype(B.float32.np) if x.dtype == B.float16.np else x  # float16: float32 inside
+    return xp.sqrt(xp.sum(a * a, axis=dims, keepdims=keepdim)).astype(x.dtype, copy=False)
+
+
+NORM = weighted("norm", _norm_fwd, _norm_dir, node_name="LinalgVectorNormBackward0")
 
 
 @public("Reductions")
@@ -178,7 +185,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
     """
     if input._data.dtype.kind != "f":
         raise TypeError(f"norm: expected a floating-point tensor, got {input.dtype}")
-    dims = norm_dims("norm", dim, input._data.ndim)
+    dims = reduce_dims("norm", dim, input._data.ndim)
     if p in ("fro", 2, 2.0):
         return apply(NORM, (input,), (dims, keepdim, input._data.shape))
     if p == builtins.float("inf"):
@@ -190,7 +197,13 @@ def norm(input, p="fro", dim=None, keepdim=False):
     elif p == 0:
         r = sum((input != 0).to(input.dtype), dim, keepdim)
     elif isinstance(p, (int, builtins.float)):
-        r = sum(input.abs() ** p, dim, keepdim) ** (1.0 / p)
+        # Zeros take PyTorch's subgradient 0: where twice keeps |x|**p (p < 1) and s**(1/p)
+        # off 0 in the differentiated branch, so no inf * 0 = NaN.
+        a = input.abs()
+        az = a == 0
+        s = sum(where(az, 0.0, where(az, 1.0, a) ** p) if p > 0 else a ** p, dim, keepdim)
+        sz = s == 0
+        r = where(sz, 0.0, where(sz, 1.0, s) ** (1.0 / p)) if p > 0 else s ** (1.0 / p)
     else:
         raise ValueError(f"norm: unsupported p={p!r}; use 'fro', a number, inf or -inf")
     return named(r, "LinalgVectorNormBackward0")
@@ -201,7 +214,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
 
 def _argfwd(fn):
     def fwd(xp, x, dim, keepdim):
-        if x.size == 0:
+        if x.size == 0 and (dim is None or x.shape[dim] == 0):
             raise RuntimeError("cannot take the arg of an empty tensor")
         r = getattr(xp, fn)(x, axis=dim, keepdims=keepdim if dim is not None else False)
         if dim is None and keepdim:
@@ -215,10 +228,8 @@ def _index_reduce(name) -> Callable[..., Tensor]:
 
     def fn(input, dim=None, keepdim=False):
         if dim is not None:
-            dim = norm_dims(name, dim, input._data.ndim)
-            if len(dim) != 1:
-                raise TypeError(f"{name}: dim must be a single int")
-            dim = dim[0] if input._data.ndim else None
+            dim = norm_dim(name, dim, input._data.ndim) if input._data.ndim else (
+                norm_dim(name, dim, 0) and None)
         return apply(op, (input,), (dim, keepdim))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Indices of the {name[3:]}imum values over `dim` (of the flattened tensor " \
@@ -234,7 +245,7 @@ def _bool_reduce(name) -> Callable[..., Tensor]:
     op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(x, axis=dims, keepdims=keepdim))
 
     def fn(input, dim=None, keepdim=False):
-        return apply(op, (input,), (norm_dims(name, dim, input._data.ndim), keepdim))
+        return apply(op, (input,), (reduce_dims(name, dim, input._data.ndim), keepdim))
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"True where {'every' if name == 'all' else 'some'} element over `dim` is nonzero."
     return public("Reductions")(fn)
@@ -256,9 +267,11 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"mean: could not infer the output dtype: the input has dtype "
                            f"{input.dtype}; use a floating-point tensor (e.g. x.float())")
-    dims = norm_dims("mean", dim, input._data.ndim)
-    total = sum(input, None if dim is None else dims, keepdim)
-    return named(total / _count(input._data.shape, dims),
+    dims = reduce_dims("mean", dim, input._data.ndim)
+    half = input._data.dtype == B.float16.np  # float16: accumulate and divide in float32
+    total = sum(input.to(B.float32) if half else input, None if dim is None else dims, keepdim)
+    r = total / _count(input._data.shape, dims)
+    return named(r.to(B.float16) if half else r,
                  "MeanBackward0" if dim is None else "MeanBackward1")
 
 
@@ -269,24 +282,34 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
         correction = 1 if unbiased is None or unbiased else 0
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"var: expected a floating-point tensor, got {input.dtype}")
-    dims = norm_dims("var", dim, input._data.ndim)
-    d = input - mean(input, dims, keepdim=True)
+    dims = reduce_dims("var", dim, input._data.ndim)
+    half = input._data.dtype == B.float16.np  # float16: accumulate in float32
+    x = input.to(B.float32) if half else input
+    d = x - mean(x, dims, keepdim=True)
     n = builtins.max(_count(input._data.shape, dims) - correction, 0)
-    return named(sum(d * d, dims, keepdim) / n, "VarBackward0")
+    r = sum(d * d, dims, keepdim) / n
+    return named(r.to(B.float16) if half else r, "VarBackward0")
 
 
 @public("Reductions")
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Standard deviation over `dim` (square root of ``var``)."""
-    return named(var(input, dim, unbiased, keepdim, correction=correction).sqrt(), "StdBackward0")
+    """Standard deviation over `dim` (square root of ``var``); its gradient where the data are
+    constant (std 0) is 0, PyTorch's subgradient."""
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    zero = v == 0
+    # where twice: the sqrt branch never sees 0, so no inf * 0 = NaN reaches the gradient
+    return named(where(zero, 0.0, where(zero, 1.0, v).sqrt()), "StdBackward0")
 
 
 @public("Reductions")
 def logsumexp(input, dim, keepdim=False):
     """log(sum(exp(x))) over `dim`, computed without overflow (shifted by the max)."""
-    dims = norm_dims("logsumexp", dim, input._data.ndim)
+    dims = reduce_dims("logsumexp", dim, input._data.ndim)
     if input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
+    if _count(input._data.shape, dims) == 0:  # the log of an empty sum, as in PyTorch
+        return named(sum(input, dims, keepdim) - builtins.float("inf"), "LogsumexpBackward0",
+                     input)
     m = amax(input.detach(), dims, keepdim=True)
     m = where(m.isfinite(), m, 0.0)
     r = (input - m).exp().sum(dims, keepdim=True).log() + m
@@ -304,6 +327,9 @@ def _extreme(name, full, binary, arg) -> Callable[..., Any]:
         if isinstance(dim, Tensor):
             return binary(input, dim)
         dim = norm_dim(name, dim, input._data.ndim)
+        if input._data.ndim and input._data.shape[dim] == 0:
+            raise IndexError(f"{name}: Expected reduction dim {dim} to have non-zero size "
+                             f"(input of shape {tuple(input._data.shape)})")
         idx = arg(input, dim, keepdim=True)
         values = gather(input, dim, idx)
         if not keepdim:

@@ -459,9 +459,15 @@ def norm_index(name, x, idx):
             if k not in "biu":
                 raise IndexError(f"{name}: tensors used as indices must be long, int or bool, "
                                  f"got {i.dtype}")
-            out.append(i._data)
+            # A uint8 index is a mask, as in PyTorch (which deprecates it for bool).
+            out.append(i._data.astype(bool) if i._data.dtype == B.uint8.np else i._data)
         elif isinstance(i, (list, B.ndarray)) and not isinstance(i, Tensor):
-            a = B.xp_of(x._data).asarray(i)
+            try:
+                a = B.xp_of(x._data).asarray(i)
+            except ValueError:
+                raise IndexError(f"{name}: the index list {i!r} is ragged (its sublists have "
+                                 "different lengths); index with a tuple of equal-length "
+                                 "lists or a tensor") from None
             if a.size and a.dtype.kind not in "biu":
                 raise IndexError(f"{name}: indices must be integers or bools, got {i!r}")
             out.append(a if a.size else a.astype(B.numpy.int64))
@@ -620,6 +626,12 @@ def _check_index(name, input, dim, index):
         if j != d and a > b:
             raise RuntimeError(f"{name}: size of index ({tuple(index._data.shape)}) exceeds the "
                                f"input's ({tuple(input._data.shape)}) at dimension {j}")
+    if index._data.size:
+        lo, hi = int(index._data.min()), int(index._data.max())
+        size = input._data.shape[d] if input._data.ndim else 1
+        if lo < 0 or hi >= size:  # no wrap-around of negative indices, as in PyTorch
+            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of bounds for "
+                             f"dimension {d} with size {size}")
     return d
 
 

@@ -11,13 +11,17 @@ Example::
 """
 
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
 from .lbfgs import LBFGS
 from .nadam import NAdam
 from .optimizer import Optimizer
+from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = [
@@ -29,6 +33,10 @@ __all__ = [
     "NAdam",
     "RMSprop",
     "Adagrad",
+    "RAdam",
+    "Adadelta",
+    "Rprop",
+    "ASGD",
     "LBFGS",
     "lr_scheduler",
 ]

@@ -185,6 +185,10 @@ class Optimizer:
         return s + "\n)"
 
 
+# State entries that gpugrad keeps as Python numbers (so that a step never reads the device).
+_SCALARS = ("step", "mu_product", "eta", "mu")
+
+
 def _like(p, key, v):
     """A copy of state value `v` on `p`'s device (floating tensors in `p`'s dtype); lists,
     tuples and dicts (LBFGS's history) are copied item by item."""
@@ -194,5 +198,7 @@ def _like(p, key, v):
         return {k: _like(p, key, x) for k, x in v.items()}
     if not isinstance(v, Tensor):
         return v
+    if key in _SCALARS and v.ndim == 0:  # PyTorch keeps these as 0-d tensors
+        return int(v.item()) if key == "step" else float(v.item())
     dt = p.dtype if v.dtype.is_floating_point and key != "step" else v.dtype
     return _tensor(v.detach(), dtype=dt, device=p.device)

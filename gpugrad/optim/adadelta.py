@@ -1,0 +1,56 @@
+"""Adadelta (Zeiler, 2012)."""
+
+from __future__ import annotations
+
+from ..autograd.grad_mode import no_grad
+from ..core.factories import zeros_like
+from .optimizer import Optimizer, _check_nonnegative
+
+
+class Adadelta(Optimizer):
+    """Adadelta, with PyTorch's update rule. For each parameter p with gradient g::
+
+        g = -g if maximize;  g = g + weight_decay * p
+        v = rho v + (1 - rho) g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g;   u = rho u + (1 - rho) delta^2
+        p = p - lr delta
+
+    Example::
+
+        opt = gpugrad.optim.Adadelta(model.parameters(), lr=1.0, rho=0.9)
+    """
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False):
+        _check_nonnegative("learning rate", lr)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Invalid rho value: {rho}")
+        _check_nonnegative("epsilon value", eps)
+        _check_nonnegative("weight_decay value", weight_decay)
+        super().__init__(
+            params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        )
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
+        loss = self._closure(closure)
+        with no_grad():
+            for group in self.param_groups:
+                lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    g = -p.grad if group["maximize"] else p.grad
+                    state = self._state(p)
+                    if not state:
+                        state["step"] = 0
+                        state["square_avg"] = zeros_like(p)
+                        state["acc_delta"] = zeros_like(p)
+                    state["step"] += 1
+                    if wd != 0:
+                        g = g + wd * p
+                    v = state["square_avg"].mul_(rho).add_(g * g, alpha=1 - rho)
+                    u = state["acc_delta"]
+                    delta = (u + eps).sqrt_().div_((v + eps).sqrt_()).mul_(g)
+                    u.mul_(rho).add_(delta * delta, alpha=1 - rho)
+                    p.add_(delta, alpha=-lr)
+        return loss
