@@ -17,3 +17,5 @@ python -m mypy gpugrad
 bash ci/wheel.sh
 # Any failure fails CI, "no tests collected" (exit 5) included.
 python -m pytest "$@"
+# The distributed tests again, on 2 processes (they ran at a world of 1 above).
+timeout 300 mpiexec -n 2 python -m mpi4py -m pytest -x -q tests/distributed

@@ -14,9 +14,24 @@ gpugrad.nn.functional.linear_mse_loss, which reads X once per step in cache-size
 (gradient accumulation over chunks) instead of twice. With tqdm installed a progress bar shows
 the live loss; --plot draws the loss curve with matplotlib (pip install 'gpugrad[plot]').
 
+Data larger than one machine (--distributed, --data, --mmap): under
+`mpiexec -n N python -m mpi4py examples/linear_regression.py --distributed`, each of the N
+processes (ranks) holds only its own rows of X: it generates them (in fixed blocks of rows,
+each from its own seed, so the data do not depend on N) or reads them from --data PATH.npy
+(written by --write-data PATH.npy: a (n, d + 1) array, y in the last column, with the true
+[w, b] beside it in PATH.truth.npy). Each step, every rank computes the gradient of
+linear_mse_loss on its rows (weighted by its share of the rows), then one all_reduce of d + 2
+numbers (the gradient of w and b, and the loss) gives every rank the full gradient, so the
+ranks take identical steps. With --mmap, X is a memory-mapped file read in row chunks, one
+pass per step, so it may be larger than RAM. Only rank 0 prints; the least-squares solution
+is computed from the normal equations, summed over ranks.
+
     python examples/linear_regression.py [--device auto|cpu|cuda] [--n 200000 --d 64]
                                          [--optimizer sgd|adam|lbfgs] [--chunk ROWS]
                                          [--plot loss.png]
+    python examples/linear_regression.py --write-data X.npy --n 2000000 --d 256
+    mpiexec -n 2 python -m mpi4py examples/linear_regression.py --distributed \
+                                         [--data X.npy [--mmap]]
 """
 
 import argparse
@@ -44,7 +59,7 @@ def synchronize(device):
         gpugrad.cuda.synchronize()
 
 
-def main(argv=None):
+def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--n", type=int, default=200_000, help="number of samples")
@@ -64,9 +79,27 @@ def main(argv=None):
     )
     parser.add_argument("--plot", metavar="PNG", help="save the loss curve to this file")
     parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    parser.add_argument("--distributed", action="store_true",
+                        help="one shard of rows per process (launch with mpiexec -n N)")
+    parser.add_argument("--data", metavar="PATH.npy", help="read X and y from this file")
+    parser.add_argument("--mmap", action="store_true",
+                        help="with --data: memory-map the file and stream it in row chunks")
+    parser.add_argument("--write-data", metavar="PATH.npy",
+                        help="write the synthetic data (n x (d + 1), y last) and exit")
     args = parser.parse_args(argv)
     if args.lr is None:
         args.lr = {"sgd": 0.1, "adam": 0.05, "lbfgs": 1.0}[args.optimizer]
+    if args.mmap and not args.data:
+        parser.error("--mmap needs --data PATH.npy")
+    return args
+
+
+def main(argv=None):
+    args = parse(argv)
+    if args.write_data:
+        return write_data(args)
+    if args.distributed or args.data:
+        return main_sharded(args)
 
     device = resolve_device(args.device)
     dtype = {"float32": gpugrad.float32, "float64": gpugrad.float64}[args.dtype]
@@ -153,6 +186,215 @@ def main(argv=None):
     print(f"max |[w, b] - least squares|    = {np.abs(learned - lstsq).max():.3e}")
     if args.plot:
         plot_losses(gpugrad.stack(history).tolist(), args.plot, f"{args.optimizer}, lr {args.lr}")
+
+
+# ----------------------------------------------------------------------------- sharded data
+
+BLOCK = 65536  # rows per block of generated data, each block from its own seed
+
+
+def truth(args, np_dtype):
+    rng = np.random.default_rng([args.seed, 2**31])
+    return rng.standard_normal(args.d + 1).astype(np_dtype)
+
+
+def generate_rows(args, lo, hi, np_dtype):
+    """Rows [lo, hi) of the synthetic (X | y), the same whichever process makes them."""
+    wb = truth(args, np.float64)
+    out = np.empty((hi - lo, args.d + 1), np_dtype)
+    for k in range(lo // BLOCK, (hi + BLOCK - 1) // BLOCK):
+        rng = np.random.default_rng([args.seed, k])
+        start = k * BLOCK
+        rows = min(BLOCK, args.n - start)
+        X = rng.standard_normal((rows, args.d))
+        y = X @ wb[:-1] + wb[-1] + args.noise * rng.standard_normal(rows)
+        a, b = max(lo, start), min(hi, start + rows)
+        out[a - lo:b - lo, :-1] = X[a - start:b - start]
+        out[a - lo:b - lo, -1] = y[a - start:b - start]
+    return out
+
+
+def write_data(args):
+    """Write the synthetic data block by block into a .npy file (never all in memory)."""
+    np_dtype = np.dtype(args.dtype)
+    M = np.lib.format.open_memmap(args.write_data, "w+", np_dtype, (args.n, args.d + 1))
+    for lo in range(0, args.n, BLOCK):
+        hi = min(args.n, lo + BLOCK)
+        M[lo:hi] = generate_rows(args, lo, hi, np_dtype)
+    M.flush()
+    np.save(truth_path(args.write_data), truth(args, np_dtype))
+    print(f"wrote {args.write_data}: {args.n} x {args.d + 1} {args.dtype} (y in the last "
+          f"column), true [w, b] in {truth_path(args.write_data)}")
+
+
+def truth_path(path):
+    return path[:-4] + ".truth.npy" if path.endswith(".npy") else path + ".truth.npy"
+
+
+class Shard:
+    """This rank's rows [lo, hi) of (X | y): in memory, or memory-mapped and read in chunks."""
+
+    def __init__(self, args, rank, size, kw):
+        self.kw = kw
+        np_dtype = np.dtype(args.dtype)
+        self.true_wb = None
+        if args.data:
+            M = np.load(args.data, mmap_mode="r")
+            if M.ndim != 2 or M.shape[1] < 2:
+                raise SystemExit(f"{args.data}: expected an (n, d + 1) array, got {M.shape}")
+            args.n, args.d = M.shape[0], M.shape[1] - 1
+            if M.dtype != np_dtype:
+                raise SystemExit(f"{args.data} holds {M.dtype}; pass --dtype {M.dtype}")
+            try:
+                self.true_wb = np.load(truth_path(args.data)).astype(np.float64)
+            except FileNotFoundError:
+                pass
+        else:
+            M = None
+            self.true_wb = truth(args, np.float64)
+        self.n, self.d = args.n, args.d
+        self.lo, self.hi = rank * args.n // size, (rank + 1) * args.n // size
+        self.mapped = M[self.lo:self.hi] if args.mmap else None
+        itemsize = np_dtype.itemsize
+        self.rows = args.chunk or max(1, (64 << 20) // ((args.d + 1) * itemsize))  # 64 MB
+        if self.mapped is None:
+            local = (np.ascontiguousarray(M[self.lo:self.hi]) if M is not None
+                     else generate_rows(args, self.lo, self.hi, np_dtype))
+            self.X = gpugrad.tensor(np.ascontiguousarray(local[:, :-1]), **kw)
+            self.y = gpugrad.tensor(np.ascontiguousarray(local[:, -1:]), **kw)
+
+    def chunks(self):
+        """(X, y) tensors covering this rank's rows: all of them, or one chunk at a time."""
+        if self.mapped is None:
+            yield self.X, self.y
+            return
+        for a in range(0, self.hi - self.lo, self.rows):
+            block = np.array(self.mapped[a:a + self.rows])  # reads this chunk from the file
+            yield (gpugrad.tensor(np.ascontiguousarray(block[:, :-1]), **self.kw),
+                   gpugrad.tensor(np.ascontiguousarray(block[:, -1:]), **self.kw))
+
+
+def main_sharded(args):
+    """Linear regression with the rows split over processes (or read from a file); returns
+    the learned [w, b] (float64)."""
+    import gpugrad.distributed as dist
+
+    made = False
+    if args.distributed:
+        if not dist.is_initialized():
+            dist.init_process_group("mpi")
+            made = True
+        rank, size = dist.get_rank(), dist.get_world_size()
+    else:
+        rank, size = 0, 1
+
+    def all_reduce(t):
+        if args.distributed and size > 1:
+            dist.all_reduce(t)
+        return t
+
+    device = resolve_device(args.device)
+    dtype = {"float32": gpugrad.float32, "float64": gpugrad.float64}[args.dtype]
+    kw = {"dtype": dtype, "device": device}
+    shard = Shard(args, rank, size, kw)
+    say = print if rank == 0 else (lambda *a, **k: None)
+    source = (f"{args.data}" + (" (memory-mapped, streamed in chunks of "
+                                f"{shard.rows} rows)" if args.mmap else "")
+              if args.data else "generated")
+    say(f"device {device}, dtype {args.dtype}, n = {args.n}, d = {args.d}, data {source}")
+    say(f"ranks {size}, rows per rank {args.n // size}"
+        + ("" if args.n % size == 0 else f" to {args.n // size + 1}"))
+
+    w = gpugrad.zeros(args.d, 1, **kw).requires_grad_()
+    b = gpugrad.zeros(1, **kw).requires_grad_()
+    if args.optimizer == "sgd":
+        opt = gpugrad.optim.SGD([w, b], lr=args.lr)
+    elif args.optimizer == "adam":
+        opt = gpugrad.optim.Adam([w, b], lr=args.lr)
+    else:  # the same on every rank: every rank evaluates the closure as often
+        opt = gpugrad.optim.LBFGS(
+            [w, b], lr=args.lr, max_iter=1, max_eval=20, history_size=20,
+            tolerance_grad=1e-12, tolerance_change=1e-20, line_search_fn="strong_wolfe",
+        )
+    flat = gpugrad.zeros(args.d + 2, **kw)  # the one buffer reduced per step
+    chunk = args.chunk or None
+    bar = None
+    if tqdm is not None and not args.no_progress and rank == 0:
+        bar = tqdm(total=args.steps, desc=f"{args.optimizer} on {size} rank(s)", unit="step")
+        say = bar.write
+    every = max(1, args.steps // 10)
+    losses = []
+    synchronize(device)
+    start = time.perf_counter()
+
+    def closure():
+        """The loss over all rows, with w.grad and b.grad its gradient, on every rank."""
+        opt.zero_grad()
+        local = 0.0
+        for Xc, yc in shard.chunks():
+            # The chunk's share of the mean over all n rows: summed over chunks and ranks, the
+            # loss and its gradient are those of the full data.
+            loss = gpugrad.nn.functional.linear_mse_loss(Xc, w, yc, b, chunk=chunk) \
+                * (len(Xc) / args.n)
+            loss.backward()
+            local = local + loss.detach()
+        with gpugrad.no_grad():
+            flat[:args.d] = w.grad.reshape(-1)
+            flat[args.d] = b.grad[0]
+            flat[args.d + 1] = local
+            all_reduce(flat)
+            w.grad.copy_(flat[:args.d].reshape(args.d, 1))
+            b.grad.copy_(flat[args.d:args.d + 1])
+        return flat[args.d + 1].clone()
+
+    for step in range(1, args.steps + 1):
+        if args.optimizer == "lbfgs":
+            loss = opt.step(closure)  # the loss before this step, as for the others
+        else:
+            loss = closure()
+            opt.step()
+        if args.plot:
+            losses.append(loss.item())
+        if step % every == 0 or step == 1:
+            value = loss.item()
+            say(f"step {step:>6}  loss {value:.6f}")
+            if bar is not None:
+                bar.set_postfix(loss=f"{value:.6f}", refresh=False)
+        if bar is not None:
+            bar.update()
+    synchronize(device)
+    elapsed = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    say(f"mean time per step: {1e3 * elapsed / args.steps:.3f} ms ({args.steps} steps, "
+        f"{size} rank(s))")
+
+    # One more pass: the final loss, and the normal equations [X 1]^T [X 1] and [X 1]^T y.
+    k = args.d + 1
+    stats = np.zeros(k * k + k + 1)
+    with gpugrad.no_grad():
+        for Xc, yc in shard.chunks():
+            final = ((Xc @ w + b - yc) ** 2).sum().item()
+            A = np.hstack([Xc.cpu().numpy().astype(np.float64), np.ones((len(Xc), 1))])
+            yh = yc.cpu().numpy().astype(np.float64)
+            stats[:k * k] += (A.T @ A).ravel()
+            stats[k * k:k * k + k] += (A.T @ yh).ravel()
+            stats[-1] += final
+    stats_t = all_reduce(gpugrad.tensor(stats))
+    stats = stats_t.numpy()
+    lstsq = np.linalg.solve(stats[:k * k].reshape(k, k), stats[k * k:k * k + k])
+    learned = np.concatenate([w.detach().cpu().numpy().ravel(), b.detach().cpu().numpy()])
+    say(f"final loss {stats[-1] / args.n:.6f} (noise variance {args.noise**2:.6f})")
+    if shard.true_wb is not None:
+        say(f"max |[w, b] - [w_true, b_true]| = {np.abs(learned - shard.true_wb).max():.3e}")
+    say(f"max |[w, b] - least squares|    = {np.abs(learned - lstsq).max():.3e}")
+    say("learned [w, b][:8] = " + np.array2string(learned[:8], precision=12, separator=", ",
+                                                  floatmode="fixed", max_line_width=1000))
+    if args.plot and rank == 0:
+        plot_losses(losses, args.plot, f"{args.optimizer}, lr {args.lr}, {size} rank(s)")
+    if made:
+        dist.destroy_process_group()
+    return learned
 
 
 def plot_losses(losses, path, title):

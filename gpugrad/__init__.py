@@ -12,6 +12,7 @@ Example::
 from . import (
     autograd,
     cuda,
+    distributed,
     func,
     linalg,
     nn,

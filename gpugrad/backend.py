@@ -233,6 +233,22 @@ def _load_cupy():
     return _cupy
 
 
+def load_nccl(op: str = "gpugrad.distributed"):
+    """CuPy's NCCL bindings (``cupy.cuda.nccl``), or an error saying what is missing."""
+    require_cuda(device("cuda", 0), op)
+    try:
+        from cupy.cuda import nccl  # noqa: PLC0415 - optional, lazy by design
+    except Exception as exc:
+        raise RuntimeError(f"{op}: the 'nccl' backend needs CuPy's NCCL bindings "
+                           f"(cupy.cuda.nccl), which could not be imported ({exc}); install "
+                           "NCCL for your CUDA version (pip install nvidia-nccl-cu12) or use "
+                           "the 'mpi' backend with CPU tensors") from exc
+    if not getattr(nccl, "available", True):
+        raise RuntimeError(f"{op}: this CuPy was built without NCCL; install NCCL "
+                           "(pip install nvidia-nccl-cu12) or use the 'mpi' backend")
+    return nccl
+
+
 def cuda_device_count() -> int:
     cp = _load_cupy()
     if cp is None:

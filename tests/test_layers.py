@@ -42,10 +42,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("gpugrad.autograd",),  # 3: engine, reverse, grad modes, forward AD, functional, gradcheck
     ("gpugrad.func", "gpugrad.numerical", "gpugrad.cuda", "gpugrad.viz",
      "gpugrad.linalg"),  # 4: tools, and torch.linalg's namespace
-    ("gpugrad.nn", "gpugrad.optim", "gpugrad.utils"),  # 5: the training stack
-    ("gpugrad.serialization",),  # 6: saves tensors, Parameters, optimizer states
-    ("gpugrad",),  # 7: the package __init__: public names only
-    ("gpugrad.bench",),  # 8: applications of the public API
+    ("gpugrad.distributed",),  # 5: process groups and collectives (MPI, NCCL)
+    ("gpugrad.nn", "gpugrad.optim", "gpugrad.utils"),  # 6: the training stack
+    ("gpugrad.serialization",),  # 7: saves tensors, Parameters, optimizer states
+    ("gpugrad",),  # 8: the package __init__: public names only
+    ("gpugrad.bench",),  # 9: applications of the public API
 ]
 
 # Where NumPy/CuPy may be imported (paths relative to the repository root).

@@ -12,7 +12,7 @@ from heapq import heapify, heappop, heappush
 
 from .. import backend as B
 from ..core.node import FREED, Node
-from ..core.state import anomaly, duals, fw_levels, state, track_all
+from ..core.state import anomaly, duals, fw_levels, post_hooked, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
@@ -132,6 +132,64 @@ def _observe(n, g, graph, capture, create_graph, handed):
     return g
 
 
+class _Callbacks(threading.local):
+    """Per thread, one list per backward being run (backward may run inside a hook): the
+    callbacks queued during it, run once it has finished."""
+
+    def __init__(self):
+        self.stack: list[list] = []
+
+
+_callbacks = _Callbacks()
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` when the backward now running has finished (after every leaf's
+    ``.grad`` is stored), as PyTorch's ``Variable._execution_engine.queue_callback``.
+
+    Example::
+
+        def hook(p):
+            queue_callback(lambda: print("backward done"))
+        w.register_post_accumulate_grad_hook(hook)
+    """
+    stack = _callbacks.stack
+    if not stack:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    stack[-1].append(callback)
+
+
+def _leaf_uses(roots) -> dict:
+    """For each leaf with post-accumulate-grad hooks, how many edges lead to it from the nodes
+    reachable from `roots` (when all have delivered, its gradient is final)."""
+    uses: dict = {}
+    seen = {r for r in roots if type(r) is Node}
+    stack = list(seen)
+    while stack:
+        for m in stack.pop().next:
+            if m is None:
+                continue
+            if type(m) is Node:
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+            elif getattr(m, "_post_hooks", None):
+                uses[m] = uses.get(m, 0) + 1
+    return uses
+
+
+def _finish_leaf(t, g, graph, create_graph, handed):
+    """A leaf's summed cotangent: its hooks, ``.grad``, then its post-accumulate-grad hooks."""
+    hooks = getattr(t, "_hooks", None)
+    if hooks:
+        g = _run_hooks(hooks, g, graph)
+    store_grad(t, g, create_graph, handed)
+    post = getattr(t, "_post_hooks", None)
+    if post:
+        for h in list(post):
+            h(t)
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None):
     """Reverse mode over the recorded graph.
 
@@ -141,7 +199,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
        by then. Its vjp's input cotangents are summed into buffers (and unbroadcast to the
        inputs' shapes where the op broadcast them); saved values are freed unless retain_graph.
     3. Leaves (and requested `inputs`) receive their summed cotangent: hooks, then ``.grad``
-       (or the result list, for ``autograd.grad``).
+       (or the result list, for ``autograd.grad``), then post-accumulate-grad hooks. A leaf
+       with such hooks is finished as soon as every edge to it (counted first, by a walk
+       from the roots) has delivered, the others at the end.
+    4. Callbacks queued during backward (`queue_callback`) run, in order.
 
     Cotangents are arrays, or tensors when the rules must be differentiable (`create_graph`,
     or a forward-AD level open). Returns the gradients for `inputs` when given (None where
@@ -175,7 +236,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         else:
             leaves[r] = buffers.pop(r)
     heapify(heap)
+    pending = _leaf_uses(roots) if post_hooked and capture is None else None
 
+    _callbacks.stack.append([])
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     check_nan = anomaly[0]
@@ -226,29 +289,42 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                 if n.residuals is not None:
                     n.residuals = None
             for m, gi in zip(n.next, grads):
-                if gi is None or m is None:
+                if m is None:
                     continue
-                if type(m) is Node:
-                    if m in buffers:
-                        buffers[m] = buffers[m] + gi
+                if gi is not None:
+                    if type(m) is Node:
+                        if m in buffers:
+                            buffers[m] = buffers[m] + gi
+                        else:
+                            buffers[m] = gi
+                            heappush(heap, (-m.seq, m))
+                    elif m in leaves:
+                        leaves[m] = leaves[m] + gi
                     else:
-                        buffers[m] = gi
-                        heappush(heap, (-m.seq, m))
-                elif m in leaves:
-                    leaves[m] = leaves[m] + gi
-                else:
-                    leaves[m] = gi
+                        leaves[m] = gi
+                if pending and m in pending:  # a leaf with post-accumulate-grad hooks
+                    pending[m] -= 1
+                    if not pending[m]:
+                        del pending[m]
+                        if m in leaves:
+                            _finish_leaf(m, leaves.pop(m), graph, create_graph, handed)
 
         for t, g in leaves.items():
-            hooks = getattr(t, "_hooks", None)
-            if hooks:
-                g = _run_hooks(hooks, g, graph)
             if capture is not None:
+                hooks = getattr(t, "_hooks", None)
+                if hooks:
+                    g = _run_hooks(hooks, g, graph)
                 if t in capture:
                     capture[t] = g
             else:
-                store_grad(t, g, create_graph, handed)
+                _finish_leaf(t, g, graph, create_graph, handed)
+        callbacks = _callbacks.stack[-1]
+        i = 0
+        while i < len(callbacks):  # a callback may queue more
+            callbacks[i]()
+            i += 1
     finally:
+        _callbacks.stack.pop()
         state.grad_enabled = prev
         quiet.__exit__(None, None, None)
     if capture is not None:

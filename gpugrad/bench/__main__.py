@@ -4,6 +4,7 @@
     python -m gpugrad.bench linreg --n 100000 --json out.json
     python -m gpugrad.bench overhead --device cuda --size 1 1000
     python -m gpugrad.bench all --quick          # tiny sizes: a smoke test in seconds
+    mpiexec -n 2 python -m mpi4py -m gpugrad.bench distributed   # not part of "all"
 
 Exits with status 1 when a row's gradient disagrees with its reference (flagged WRONG).
 """
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gpugrad
+import gpugrad.distributed as dist
 
-from . import cheapgrad, linreg, mlp, overhead
+from . import cheapgrad, distributed, linreg, mlp, overhead
 from .harness import Bench, write_json
 
 SUITES: dict[str, Callable[[Bench, Any], None]] = {
-    "linreg": linreg.run, "overhead": overhead.run, "mlp": mlp.run, "cheapgrad": cheapgrad.run}
+    "linreg": linreg.run, "overhead": overhead.run, "mlp": mlp.run, "cheapgrad": cheapgrad.run,
+    "distributed": distributed.run}
+# "all": the single-process suites (distributed runs under mpiexec, when named)
+ALL = ["linreg", "overhead", "mlp", "cheapgrad"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,7 +36,7 @@ def parser() -> argparse.ArgumentParser:
                                 description="Time gpugrad against NumPy by hand, PyTorch and JAX, "
                                             "and check every gradient.")
     p.add_argument("suites", nargs="*", default=["all"], metavar="suite",
-                   help=f"{', '.join(SUITES)} or all (default)")
+                   help=f"{', '.join(SUITES)} or all (default: all but distributed)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--n", type=int, help="linreg, cheapgrad: rows of X (default 1000000)")
     p.add_argument("--d", type=int, help="linreg, cheapgrad: columns of X (default 256)")
@@ -48,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = parser()
     args = p.parse_args(argv)
-    names = list(SUITES) if "all" in args.suites else args.suites
+    names = ALL if "all" in args.suites else args.suites
     unknown = [s for s in names if s not in SUITES]
     if unknown:
         p.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)} or all")
@@ -56,7 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("gpugrad.bench: --device cuda needs CuPy and a CUDA GPU; none is usable",
               file=sys.stderr)
         return 2
-    bench = Bench(args.device, quick=args.quick, repeat=args.repeat or (3 if args.quick else None))
+    out = None
+    if "distributed" in names:  # every rank runs the suites; rank 0 prints
+        if not dist.is_initialized():
+            dist.init_process_group("mpi")
+        if dist.get_rank() != 0:
+            out = io.StringIO()
+    bench = Bench(args.device, quick=args.quick, repeat=args.repeat or (3 if args.quick else None),
+                  out=out)
     env = bench.env
     bench.say(f"gpugrad.bench {' '.join(names)} on {env['device_name']} ({env['cpu_count']} CPUs), "
               f"{env['date']}")
@@ -69,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.say(f"\n[{name}]")
         SUITES[name](bench, args)
         gc.collect()
-    if args.json:
+    if args.json and out is None:
         write_json(args.json, bench, argv)
         bench.say(f"\nwrote {args.json}")
     if bench.wrong:

@@ -32,6 +32,21 @@ fw_levels = [0]
 # exit can drop their tangents.
 duals: list[dict] = []
 
+# The live tensors that have had a post-accumulate-grad hook registered (id -> weak
+# reference): while there are any, backward counts each leaf's uses first so that it can
+# finish a leaf's gradient (and call those hooks) as soon as its last use has run.
+post_hooked: dict[int, weakref.ref] = {}
+
+
+def track_post_hooked(t) -> None:
+    i = id(t)
+    if i not in post_hooked:
+        def forget(_ref, i=i):
+            post_hooked.pop(i, None)
+
+        post_hooked[i] = weakref.ref(t, forget)
+
+
 # Anomaly mode (process-wide, as in PyTorch): nodes keep the user's line that made them, and
 # backward checks every gradient for NaN.
 anomaly = [False]

@@ -18,7 +18,7 @@ from .. import backend as B
 from . import format as _format
 from .dims import norm_dim
 from .node import Handle
-from .state import track_all
+from .state import track_all, track_post_hooked
 
 if TYPE_CHECKING:
     from ._tensor_methods import TensorMethods
@@ -103,11 +103,12 @@ class Tensor(TensorMethods):
 
     # _data: the array; _rg: requires_grad; _vc: version counter shared with views. Set only
     # when used (read with getattr): _grad; _fw, the forward-mode tangents by level
-    # ({level: tangent}); _hooks, a leaf's hooks; _name, a label for graph pictures; _base,
+    # ({level: tangent}); _hooks, a leaf's hooks; _post_hooks, a leaf's post-accumulate-grad
+    # hooks; _name, a label for graph pictures; _base,
     # the root tensor a view looks into, and _view, the steps that make the view from it;
     # _views, a base's views (weak).
     __slots__ = ("_data", "grad_fn", "_rg", "_vc", "_grad", "_fw", "_hooks", "_name", "_base",
-                 "_view", "_views", "__weakref__")
+                 "_view", "_views", "_post_hooks", "__weakref__")
     __array_priority__ = 1000
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
 
@@ -227,6 +228,29 @@ class Tensor(TensorMethods):
         if hooks is None:
             hooks = self._hooks = []
         hooks.append(hook)
+        return Handle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` once backward has accumulated this leaf's gradient into
+        ``.grad`` (after its last use in the graph has run, while backward goes on for the
+        rest); its result is ignored. Not called by ``autograd.grad``, which accumulates
+        nothing. Returns a handle whose ``remove()`` takes the hook away.
+
+        Example::
+
+            w.register_post_accumulate_grad_hook(lambda p: print("ready", p.grad.shape))
+        """
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        hooks = getattr(self, "_post_hooks", None)
+        if hooks is None:
+            hooks = self._post_hooks = []
+        hooks.append(hook)
+        track_post_hooked(self)
         return Handle(hooks, hook)
 
     def detach(self) -> Tensor:

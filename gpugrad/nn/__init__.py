@@ -10,10 +10,11 @@ Example::
     loss.backward()
 """
 
-from . import functional, init, loss, modules
+from . import functional, init, loss, modules, parallel
 from .loss import *  # noqa: F403 - the loss modules of loss.__all__
 from .module import Module
 from .modules import *  # noqa: F403 - the layers and containers of modules.__all__
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "Module", "Parameter", *modules.__all__, *loss.__all__]
+__all__ = ["functional", "init", "parallel", "Module", "Parameter", *modules.__all__,
+           *loss.__all__]

@@ -12,6 +12,7 @@ Example::
 from ...core.factories import Generator
 from .dataloader import DataLoader, default_collate
 from .dataset import Dataset, Subset, TensorDataset, random_split
+from .distributed import DistributedSampler
 
 __all__ = [
     "Dataset",
@@ -21,4 +22,5 @@ __all__ = [
     "DataLoader",
     "Generator",
     "default_collate",
+    "DistributedSampler",
 ]

@@ -60,9 +60,10 @@ class DataLoader:
     Every sample appears exactly once per epoch (``drop_last`` drops a short last batch).
     ``shuffle=True`` draws a new order each epoch, from `generator` (a ``Generator`` or an int
     seed) or else from gpugrad's global generator (``gpugrad.manual_seed``). Batches are moved
-    to `device` when given. A ``TensorDataset`` is batched by indexing each tensor once with an
-    integer index tensor (one gather per batch, on the tensor's own device); other datasets go
-    sample by sample through `collate_fn` (``default_collate``).
+    to `device` when given. A `sampler` (e.g. ``DistributedSampler``) gives the order of the
+    indices instead (it excludes ``shuffle``). A ``TensorDataset`` is batched by indexing each
+    tensor once with an integer index tensor (one gather per batch, on the tensor's own
+    device); other datasets go sample by sample through `collate_fn` (``default_collate``).
 
     Example::
 
@@ -80,10 +81,14 @@ class DataLoader:
         generator=None,
         device=None,
         collate_fn=None,
+        sampler=None,
     ):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset = dataset
+        self.sampler = sampler
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -92,16 +97,19 @@ class DataLoader:
         self.collate_fn = collate_fn
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def _order(self, n):
+    def _order(self):
+        if self.sampler is not None:
+            return tensor([int(i) for i in self.sampler], dtype="int64")
+        n = len(self.dataset)
         return _permutation(n, self.generator) if self.shuffle else arange(n)
 
     def __iter__(self):
-        n, bs = len(self.dataset), self.batch_size
+        order = self._order()
+        n, bs = len(order), self.batch_size
         stops = range(bs, (n if self.drop_last else n + bs - 1) + 1, bs)
-        order = self._order(n)
         if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
             ts = self.dataset.tensors
             on = {t.device: None for t in ts}
