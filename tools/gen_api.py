@@ -107,7 +107,8 @@ def ops_stub() -> str:
 
 
 GROUPS = ["Arithmetic", "Elementwise", "Activations", "Comparison and logic", "Reductions",
-          "Sorting and counting", "Linear algebra", "Shape and indexing", "Casts", "In place"]
+          "Sorting and counting", "Linear algebra", "Shape and indexing", "Casts",
+          "Random sampling", "In place"]
 
 
 def readme_table() -> str:

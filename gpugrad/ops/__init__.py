@@ -11,6 +11,7 @@ import functools
 
 from ..core.tensor import Tensor
 from . import (
+    compare,
     composite,
     elementwise,
     fused,
@@ -18,6 +19,7 @@ from . import (
     losses,
     methods,
     reduction,
+    sampling,
     scan,
     shape,
     sorting,

@@ -9,6 +9,9 @@ from . import shape as shape
 from . import sorting as sorting
 from .registry import OPS as OPS
 from .registry import PUBLIC as PUBLIC
+from .compare import allclose as allclose
+from .compare import equal as equal
+from .compare import isclose as isclose
 from .composite import addmm as addmm
 from .composite import lerp as lerp
 from .composite import log_softmax as log_softmax
@@ -135,6 +138,10 @@ from .reduction import prod as prod
 from .reduction import std as std
 from .reduction import sum as sum
 from .reduction import var as var
+from .sampling import bernoulli as bernoulli
+from .sampling import multinomial as multinomial
+from .sampling import normal as normal
+from .sampling import poisson as poisson
 from .scan import cumprod as cumprod
 from .scan import cumsum as cumsum
 from .shape import broadcast_tensors as broadcast_tensors
@@ -188,6 +195,7 @@ __all__ = [
     "add",
     "addmm",
     "all",
+    "allclose",
     "amax",
     "amin",
     "any",
@@ -206,6 +214,7 @@ __all__ = [
     "atan",
     "atan2",
     "atanh",
+    "bernoulli",
     "bincount",
     "bitwise_and",
     "bitwise_or",
@@ -234,6 +243,7 @@ __all__ = [
     "dot",
     "einsum",
     "eq",
+    "equal",
     "exp",
     "exp2",
     "expand",
@@ -258,6 +268,7 @@ __all__ = [
     "index_put",
     "inner",
     "inverse",
+    "isclose",
     "isfinite",
     "isinf",
     "isnan",
@@ -290,6 +301,7 @@ __all__ = [
     "mode",
     "movedim",
     "mul",
+    "multinomial",
     "multiply",
     "mv",
     "narrow",
@@ -297,9 +309,11 @@ __all__ = [
     "neg",
     "negative",
     "norm",
+    "normal",
     "not_equal",
     "outer",
     "permute",
+    "poisson",
     "pow",
     "prod",
     "reciprocal",
