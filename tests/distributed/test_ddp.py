@@ -141,3 +141,24 @@ def test_shape_mismatch_names_the_first_parameter(several):
         DDP(model)
     with pytest.raises(RuntimeError, match="number of parameters"):
         DDP(nn.Linear(3, 4, bias=(r == 0)))
+
+
+def test_buffers_follow_rank_0(world):
+    r, n = world
+
+    class WithBuffer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+            self.register_buffer("count", gpugrad.tensor([float(r)]))
+
+        def forward(self, x):
+            self.count += 1 + r  # diverges between ranks unless re-broadcast
+            return self.fc(x)
+
+    model = DDP(WithBuffer())
+    assert model.module.count.tolist() == [0.0]  # rank 0's, at construction
+    model(gpugrad.ones(1, 2)).sum().backward()
+    model(gpugrad.ones(1, 2)).sum().backward()
+    assert model.module.count.tolist() == [2.0 + r]  # rank 0's (1) before the 2nd forward
+    assert_same_on_every_rank(flat_params(model.module))
