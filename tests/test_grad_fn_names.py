@@ -306,6 +306,8 @@ TORCH_NAMES = {
     'F.cross_entropy(x, T.tensor([0, -100, 1]))': 'NllLossBackward0',
     'F.l1_loss(x, y, weight=prob)': 'DivBackward0',
     'F.mse_loss(x, y, weight=prob)': 'DivBackward0',
+    'F.multi_margin_loss(x, tgt)': 'MultiMarginLossBackward0',
+    'F.triplet_margin_with_distance_loss(x, y, prob)': 'MeanBackward0',
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)

@@ -176,6 +176,12 @@ BASE: list[Loss] = [
          {"p": 1, "swap": True, "margin": 2.0}, label="p1_swap"),
     Loss("triplet_margin_loss", lambda r: [u(r, 3), u(r, 3), u(r, 3)], {"p": 3, "margin": 3.0},
          label="unbatched_p3"),
+    Loss("triplet_margin_with_distance_loss", lambda r: [u(r, 4, 3), u(r, 4, 3), u(r, 4, 3)],
+         {"swap": True, "margin": 2.0}),
+    Loss("multi_margin_loss", lambda r: [u(r, 5, 4), classes(r, 4, 5)]),
+    Loss("multi_margin_loss", lambda r: [u(r, 5, 4), classes(r, 4, 5)],
+         {"p": 2, "margin": 0.7, "weight": np.array([0.5, 1.0, 2.0, 1.5])}, label="p2_weight"),
+    Loss("multi_margin_loss", lambda r: [u(r, 4), np.array(2)], label="unbatched"),
 ]
 
 
@@ -201,7 +207,8 @@ MODULES = {"mse_loss": "MSELoss", "l1_loss": "L1Loss", "smooth_l1_loss": "Smooth
            "margin_ranking_loss": "MarginRankingLoss", "hinge_embedding_loss": "HingeEmbeddingLoss",
            "soft_margin_loss": "SoftMarginLoss",
            "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
-           "triplet_margin_loss": "TripletMarginLoss"}
+           "triplet_margin_loss": "TripletMarginLoss", "multi_margin_loss": "MultiMarginLoss",
+           "triplet_margin_with_distance_loss": "TripletMarginWithDistanceLoss"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -364,6 +371,13 @@ def test_class_indices_out_of_range_or_negative_raise():
     assert np.isfinite(ok.item())
 
 
+def test_one_sample_gives_a_0d_loss():
+    for t in (gg.tensor(1), gg.tensor([1])):  # a 0-d target or one of size 1, as in PyTorch
+        out = gF.nll_loss(gg.tensor([-1.0, -2.0, -3.0]), t, reduction="none")
+        assert out.shape == () and out.item() == 2.0
+        assert gF.cross_entropy(gg.zeros(3), t, reduction="none").shape == ()
+
+
 def test_ignored_targets_do_not_count():
     x = gg.randn(4, 3, dtype=gg.float64, requires_grad=True)
     t = gg.tensor([2, -100, 0, -100])
@@ -420,6 +434,24 @@ def test_arguments_must_be_tensors():
         gF.mse_loss([1.0, 2.0], gg.ones(2))
     with pytest.raises(TypeError, match="cross_entropy.*'target'"):
         gF.cross_entropy(gg.ones(2, 3), [0, 1])
+
+
+def test_triplet_with_a_custom_distance_matches_torch():
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal((4, 3)) for _ in range(3)]
+
+    def run(lib, F, nn_):
+        xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+
+        def cos_dist(u, v):
+            return 1 - (u * v).sum(-1) / ((u * u).sum(-1) * (v * v).sum(-1)).sqrt()
+        a = F.triplet_margin_with_distance_loss(*xs, distance_function=cos_dist, margin=0.5)
+        b = nn_.TripletMarginWithDistanceLoss(distance_function=cos_dist, reduction="sum")(*xs)
+        (a + b).backward()
+        return [a.item(), b.item()] + [x.grad.numpy() for x in xs]
+
+    for got, want in zip(run(gg, gF, nn), run(torch, tF, torch.nn)):
+        np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_weights_are_buffers():
@@ -518,6 +550,29 @@ ERRORS = {
     "triplet-dims": lambda F, T: F.triplet_margin_loss(T.ones(2, 3), T.ones(2, 3), T.ones(3)),
     "triplet-margin": lambda F, T: F.triplet_margin_loss(T.ones(2, 3), T.ones(2, 3),
                                                          T.ones(2, 3), margin=-1.0),
+    "nll-1d-target-size": lambda F, T: F.nll_loss(T.zeros(3), _ce_i(T, 0, 1)),
+    "mse-int-input": lambda F, T: F.mse_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "huber-int-input": lambda F, T: F.huber_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "l1-int-input": lambda F, T: F.l1_loss(_ce_i(T, 1, 2), _ce_i(T, 0, 0)),
+    "ce-int-input": lambda F, T: F.cross_entropy(T.zeros(2, 3).long(), _ce_i(T, 0, 1)),
+    "ce-bool-target": lambda F, T: F.cross_entropy(T.zeros(2, 3), T.tensor([True, False])),
+    "mlsm-0d": lambda F, T: F.multilabel_soft_margin_loss(T.tensor(0.5), T.tensor(1.0)),
+    "mm-p": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, 1), p=3),
+    "mm-negative": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, -1)),
+    "mm-too-big": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, 3)),
+    "mm-3d": lambda F, T: F.multi_margin_loss(T.ones(2, 3, 4), _ce_i(T, 0, 1)),
+    "mm-target-size": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, 1, 1)),
+    "mm-float-target": lambda F, T: F.multi_margin_loss(T.ones(2, 3), T.tensor([0.0, 1.0])),
+    "mm-weight-dims": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, 1),
+                                                       weight=T.ones(3, 1)),
+    "mm-weight-size": lambda F, T: F.multi_margin_loss(T.ones(2, 3), _ce_i(T, 0, 1),
+                                                       weight=T.ones(4)),
+    "tmwd-margin": lambda F, T: F.triplet_margin_with_distance_loss(
+        T.ones(2, 3), T.ones(2, 3), T.ones(2, 3), margin=0.0),
+    "tmwd-dims": lambda F, T: F.triplet_margin_with_distance_loss(
+        T.ones(2, 3), T.ones(2, 3), T.ones(3)),
+    "tmwd-reduction": lambda F, T: F.triplet_margin_with_distance_loss(
+        T.ones(2, 3), T.ones(2, 3), T.ones(2, 3), reduction="avg"),
     "TripletMarginLoss-margin": lambda F, T: (nn if T is gg else torch.nn).TripletMarginLoss(
         margin=0.0),
 }
@@ -541,7 +596,8 @@ def test_errors_have_torch_types(call):
                  "mrl": "margin_ranking_loss", "triplet": "triplet_margin_loss",
                  "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
                  "bce_logits": "binary_cross_entropy_with_logits",
-                 "soft_margin": "soft_margin_loss"}[name]
+                 "soft_margin": "soft_margin_loss", "mlsm": "multilabel_soft_margin_loss",
+                 "mm": "multi_margin_loss", "tmwd": "triplet_margin_with_distance_loss"}[name]
         assert short in str(got.value)
 
 

@@ -13,6 +13,7 @@ import math
 import warnings
 
 from .. import backend as B
+from ..core.factories import arange
 from ..core.tensor import Tensor
 from ..ops import composite
 from ..ops import elementwise as E
@@ -55,11 +56,19 @@ def _reduce(loss, reduction):
     return loss.sum() if reduction == "sum" else loss
 
 
+_FLOATING = ("input", "input1", "input2", "anchor", "positive", "negative")
+
+
 def _tensors(name, **args):
+    """Each of `args` must be a tensor, and the inputs (not targets) of a floating dtype
+    (NotImplementedError, as PyTorch's kernels for integer inputs; a RuntimeError)."""
     for what, t in args.items():
         if not isinstance(t, Tensor):
             raise TypeError(f"{name}(): argument '{what}' must be a Tensor, not "
                             f"{type(t).__name__}")
+        if what in _FLOATING and not t.dtype.is_floating_point:
+            raise NotImplementedError(f"{name}: not implemented for {what} of dtype {t.dtype}; "
+                                      "expected a floating-point tensor")
 
 
 def _broadcast_pair(name, input, target):
@@ -286,6 +295,9 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     if weight is not None:
         loss = loss * weight
     c = input.ndim - 1
+    if c < 0:
+        raise IndexError("multilabel_soft_margin_loss: input must have a class dimension (the "
+                         "last), got a 0-d tensor")
     return _reduce(loss.sum(c) / input.shape[c], reduction)
 
 
@@ -302,8 +314,9 @@ def _class_check(name, input, target, weight):
     si, st = tuple(input.shape), tuple(target.shape)
     if input.ndim == 1:
         if target.ndim > 1 or (target.ndim == 1 and st != (1,)):
-            raise RuntimeError(f"{name}: a 1-D input (one sample of {si[0]} classes) takes a 0-D "
-                               f"target, got target of shape {st}")
+            raise ValueError(f"{name}: For 1D input, 1D target must have size 1, but got target "
+                             f"size: {target.shape[0] if target.ndim else st} (a 1-D input is one "
+                             f"sample of {si[0]} classes; its target is 0-D or of size 1)")
     else:
         if input.ndim == 2 and target.ndim != 1:
             raise RuntimeError(f"{name}: 0D or 1D target tensor expected, multi-target not "
@@ -356,7 +369,7 @@ def _nll(name, logp, target, weight, ignore_index, reduction):
 def _batched(input, target):
     """A 1-D input (one sample) as a batch of one, and whether it was."""
     if input.ndim == 1:
-        return input.unsqueeze(0), target.reshape(1), target.ndim == 0
+        return input.unsqueeze(0), target.reshape(1), True
     return input, target, False
 
 
@@ -670,8 +683,93 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
 
 
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None,
+                      reduce=None, reduction="mean"):
+    """Multi-class hinge loss of scores `input` (N, C) or (C,) at class indices `target`: per
+    sample, ``sum over j != y of w[y] max(0, margin - x[y] + x[j])**p / C`` (p is 1 or 2).
+
+    Example::
+
+        >>> F.multi_margin_loss(gpugrad.tensor([[0.1, 0.2, 0.4, 0.8]]), gpugrad.tensor([3]))
+        tensor(0.3250)
+    """
+    name = "multi_margin_loss"
+    _tensors(name, input=input, target=target)
+    reduction = _reduction(name, size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"{name}: only p == 1 and p == 2 supported (got p={p})")
+    if target.dtype.is_floating_point or target.dtype is B.bool_:
+        raise RuntimeError(f"{name}: expected target dtype to be an integer type (class indices), "
+                           f"but got {target.dtype}")
+    one = input.ndim <= 1
+    if input.ndim > 2:
+        raise RuntimeError(f"{name}: Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    x = input.reshape(1, -1) if one else input
+    n, c = x.shape
+    if target.numel() != n or (not one and target.ndim != 1):
+        raise RuntimeError(f"{name}: target tensor should be 1-D with size equal to the number of "
+                           f"input samples (batch size). Expected target size [{n}], but got "
+                           f"{list(target.shape)}. Input has shape {list(input.shape)}.")
+    t = target.reshape(n)
+    if n and bool(((t < 0) | (t >= c)).any().item()):
+        raise RuntimeError(f"{name}: target out of range (class indices must be in [0, {c}))")
+    if weight is not None:
+        _tensors(name, weight=weight)
+        if weight.ndim != 1:
+            raise ValueError(f"{name}: weight must be one-dimensional")
+        if weight.shape[0] != c:
+            raise RuntimeError(f"{name}: inconsistent weight size, expected {c} but got "
+                               f"{list(weight.shape)}")
+    xy = x.gather(1, t.unsqueeze(1))
+    z = (margin - xy + x).clamp(min=0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight.to(x.dtype)[t].unsqueeze(1)
+    classes = _arange_like(c, t)
+    z = E.where(classes == t.unsqueeze(1), 0.0, z)  # j == y is left out
+    loss = z.sum(1) / c
+    return named(_reduce(loss.reshape(()) if one else loss, reduction), "MultiMarginLossBackward0")
+
+
+def _arange_like(n, like):
+    return arange(n, dtype=like.dtype, device=like.device)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """``triplet_margin_loss`` with any distance: ``distance_function(x1, x2)`` (default: the
+    2-norm distance ``||x1 - x2 + 1e-6||`` over the last dim).
+
+    Example::
+
+        >>> a = gpugrad.tensor([[0., 0.]])
+        >>> cos = lambda u, v: 1 - (u * v).sum(-1) / (u.norm(dim=-1) * v.norm(dim=-1))
+        >>> F.triplet_margin_with_distance_loss(a + 1, a + 2, a - 1, distance_function=cos)
+        tensor(0.)
+    """
+    name = "triplet_margin_with_distance_loss"
+    _tensors(name, anchor=anchor, positive=positive, negative=negative)
+    reduction = _reduction(name, None, None, reduction)
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to "
+                           f"have the same number of dimensions, but got: anchor {anchor.ndim}D, "
+                           f"positive {positive.ndim}D, and negative {negative.ndim}D inputs")
+    if distance_function is None:
+        def distance_function(x1, x2):
+            return _pairwise_distance(x1, x2, 2, 1e-6)
+    d_pos = distance_function(anchor, positive)
+    d_neg = distance_function(anchor, negative)
+    if swap:
+        d_neg = E.minimum(d_neg, distance_function(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp(min=0), reduction)
+
+
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "soft_margin_loss", "multilabel_soft_margin_loss",
            "nll_loss", "cross_entropy", "kl_div", "gaussian_nll_loss", "poisson_nll_loss",
            "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
-           "triplet_margin_loss"]
+           "triplet_margin_loss", "multi_margin_loss", "triplet_margin_with_distance_loss"]

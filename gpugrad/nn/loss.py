@@ -267,7 +267,48 @@ class TripletMarginLoss(_Loss):
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
 
 
+class MultiMarginLoss(_WeightedLoss):
+    """Multi-class hinge loss (see ``F.multi_margin_loss``).
+
+    Example: ``nn.MultiMarginLoss(margin=0.5)(scores, labels)``
+    """
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported (got p={p})")
+        if weight is not None and weight.ndim != 1:
+            raise ValueError("MultiMarginLoss: weight must be one-dimensional")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                   weight=self.weight, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """``TripletMarginLoss`` with any ``distance_function(x1, x2)`` (see
+    ``F.triplet_margin_with_distance_loss``).
+
+    Example: ``nn.TripletMarginWithDistanceLoss(distance_function=my_dist)(a, p, n)``
+    """
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than "
+                             f"0, got {margin} instead")
+        self.distance_function, self.margin, self.swap = distance_function, margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_with_distance_loss(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 __all__ = ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
            "NLLLoss", "CrossEntropyLoss", "KLDivLoss", "GaussianNLLLoss", "PoissonNLLLoss",
            "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "TripletMarginLoss"]
+           "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss",
+           "TripletMarginWithDistanceLoss"]
