@@ -10,7 +10,20 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import composite, elementwise, fused, linalg, losses, methods, reduction, shape
+from . import (
+    compare,
+    composite,
+    elementwise,
+    fused,
+    linalg,
+    losses,
+    methods,
+    reduction,
+    sampling,
+    scan,
+    shape,
+    sorting,
+)
 from .registry import OPS, PUBLIC
 
 
