@@ -14,6 +14,7 @@ from . import (
     cuda,
     distributed,
     func,
+    linalg,
     nn,
     numerical,
     optim,

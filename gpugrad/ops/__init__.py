@@ -20,7 +20,9 @@ from . import (
     methods,
     reduction,
     sampling,
+    scan,
     shape,
+    sorting,
 )
 from .registry import OPS, PUBLIC
 
