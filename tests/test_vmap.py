@@ -25,6 +25,7 @@ from gpugrad.func import (
     vjp,
     vmap,
 )
+from gpugrad.ops.batching import NOT_BATCHED
 from gpugrad.ops.registry import OPS
 
 NB = 3  # examples per batch
@@ -97,6 +98,10 @@ def test_vmap_matches_per_example_results(case, variant):
     dims = _in_dims(case, variant)
     arrays = [_draw(case, k) for k in range(NB)]
     inputs = _batch(arrays, dims)
+    if case.name in NOT_BATCHED:
+        with pytest.raises(RuntimeError, match=case.name):  # (refused, by vmap or its checks)
+            vmap(case.fn, in_dims=tuple(dims))(*inputs)
+        return
     expected = (case.id, variant) in _EXPECTED_ERRORS
     if expected:
         with pytest.raises(RuntimeError, match=_EXPECTED_ERRORS[(case.id, variant)]):
@@ -112,7 +117,7 @@ def test_vmap_matches_per_example_results(case, variant):
         np.testing.assert_allclose(_np(g), want, rtol=1e-7, atol=1e-9, err_msg=f"output {j}")
 
 
-GRAD_CASES = [c for c in CASES if c.grad_args and c.differentiable]
+GRAD_CASES = [c for c in CASES if c.grad_args and c.differentiable and c.name not in NOT_BATCHED]
 
 
 @pytest.mark.parametrize("case", GRAD_CASES, ids=[c.id for c in GRAD_CASES])
@@ -144,6 +149,11 @@ def test_every_primitive_has_a_batching_rule():
     where per-example semantics are impossible: listed in _NO_PER_EXAMPLE)."""
     missing = sorted(name for name, op in OPS.items() if op.batch is None)
     assert not missing, f"ops with no batching rule (add one in gpugrad/ops/batching.py): {missing}"
+    # the ops that refuse, explicitly: their output's shape depends on the values
+    assert set(NOT_BATCHED) == {"unique", "bincount", "histc"}
+    for name in NOT_BATCHED:
+        with pytest.raises(RuntimeError, match=f"{name} is not supported inside vmap"):
+            OPS[name].batch(OPS[name], (), (), (), None)
 
 
 # ----------------------------------------------------------------------------- transforms

@@ -237,3 +237,18 @@ def _with_level(x, lv):
             return batched(_with_level(x._value, lv), x._bdim, x._level)
     shape = tuple(x.shape)
     return batched(x.unsqueeze(0).expand(lv.size, *shape), 0, lv)
+
+
+def front_values(t):
+    """``(array, levels)``: the values of `t` with the batch dims of its vmap levels in front
+    (outermost first), and those levels; for a plain tensor, its array and no levels. Code
+    that computes on raw arrays over trailing dims (NumPy's linalg) runs on every example
+    at once with it, and `wrap_levels` makes the result batched again."""
+    chain = []
+    while type(t) is BatchedTensor:
+        chain.append((t._level, t._bdim))
+        t = t._value
+    a = t._data
+    for k, (_, d) in enumerate(reversed(chain)):
+        a = B.xp_of(a).moveaxis(a, d + k, k)
+    return a, [lv for lv, _ in reversed(chain)]

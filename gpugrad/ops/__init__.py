@@ -16,12 +16,15 @@ from . import (
     composite,
     elementwise,
     fused,
+    layers,
     linalg,
     losses,
     methods,
     reduction,
     sampling,
+    scan,
     shape,
+    sorting,
 )
 from .registry import OPS, PUBLIC
 

@@ -412,6 +412,154 @@ def view_take_rule(op, vals, dims, params, level):
     return apply(op, (x,), (_flat_positions(pos, level, n), (level.size,) + tuple(shape))), 0
 
 
+# ----------------------------------------------------------------------------- scans, sorting
+
+
+def along_dim(op, vals, dims, params, level):
+    """cumsum, cumprod, argsort, mode_index: params (dim, ...); a 0-d example as (1,)."""
+    v = front(vals[0], dims[0])
+    shape = tuple(v._data.shape)
+    if len(shape) == 1:  # 0-d examples: along a dim of size 1, then back
+        v = apply(S.RESHAPE, (v,), ((shape[0], 1), shape))
+        r = apply(op, (v,), (1,) + tuple(params[1:]))
+        return apply(S.RESHAPE, (r,), (tuple(r._data.shape[:1]), tuple(r._data.shape))), 0
+    return apply(op, (v,), (params[0] + 1,) + tuple(params[1:])), 0
+
+
+def no_per_example(op, vals, dims, params, level):
+    """Ops whose result's shape depends on the values (unique, bincount) or that gpugrad does
+    not batch (histc): a clear error, never a loop."""
+    raise RuntimeError(
+        f"vmap: {op.name} is not supported inside vmap (its output's shape depends on each "
+        "example's values, or it has no batched form); call it outside vmap")
+
+
+# ----------------------------------------------------------------------------- matrices
+
+
+def matrix_rule(op, vals, dims, params, level):
+    """Ops on the last two dims with any leading dims (tril, triu, inv, det, slogdet,
+    cholesky): the batch in front; the params unchanged."""
+    return apply(op, (front(vals[0], dims[0]),), params), 0
+
+
+def diagonal_rule(op, vals, dims, params, level):
+    offset, d1, d2, _ = params
+    v = front(vals[0], dims[0])
+    return apply(op, (v,), (offset, d1 + 1, d2 + 1, tuple(v._data.shape))), 0
+
+
+def diag_embed_rule(op, vals, dims, params, level):
+    offset, d1, d2, shape = params
+    v = front(vals[0], dims[0])
+    return apply(op, (v,), (offset, d1 + 1, d2 + 1, (level.size,) + tuple(shape))), 0
+
+
+def solve_rule(op, vals, dims, params, level):
+    """solve and lstsq: matrices (the public functions make b a matrix), batch dims aligned."""
+    sa, sb = (params[0], params[1]) if op.name == "solve" else (None, None)
+    rank = max(_ndim(v) - (d is not None) for v, d in zip(vals, dims))
+    a, b = (pad(materialize(v, d, level.size), rank) for v, d in zip(vals, dims))
+    if op.name == "solve":
+        return apply(op, (a, b), (tuple(a._data.shape), tuple(b._data.shape))), 0
+    return apply(op, (a, b), params), 0
+
+
+def einsum_rule(op, vals, dims, params, level):
+    eq = params[0]
+    free = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA"
+                if c not in eq)
+    lhs, _, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if "->" not in eq:  # implicit output: the letters that appear once, sorted
+        letters = [c for c in lhs if c.isalpha()]
+        rhs = ("..." if "..." in lhs else "") + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1))
+    new, ops = [], []
+    for t, v, d in zip(terms, vals, dims):
+        if d is None:
+            new.append(t)
+            ops.append(v)
+        else:
+            new.append(free + t)
+            ops.append(front(v, d))
+    return apply(op, tuple(ops), (",".join(new) + "->" + free + rhs,)), 0
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+def _fold(v, size):
+    """Front-batched (B, N, ...) as (B * N, ...)."""
+    shape = tuple(v._data.shape)
+    return apply(S.RESHAPE, (v,), ((shape[0] * shape[1],) + shape[2:], shape))
+
+
+def _unfold(r, size):
+    shape = tuple(r._data.shape)
+    return apply(S.RESHAPE, (r,), ((size, shape[0] // size) + shape[1:], shape))
+
+
+def _channels_in(v):
+    """Front-batched (B, N, C, ...) as (N, B * C, ...): the batch as groups of channels."""
+    shape = tuple(v._data.shape)
+    v = apply(S.PERMUTE, (v,), ((1, 0) + tuple(range(2, len(shape))),))
+    return apply(S.RESHAPE, (v,), ((shape[1], shape[0] * shape[2]) + shape[3:],
+                                   tuple(v._data.shape)))
+
+
+def _channels_out(r, size):
+    """(N, B * C, ...) back to front-batched (B, N, C, ...)."""
+    shape = tuple(r._data.shape)
+    r = apply(S.RESHAPE, (r,), ((shape[0], size, shape[1] // size) + shape[2:], shape))
+    return apply(S.PERMUTE, (r,), ((1, 0) + tuple(range(2, len(shape) + 1)),))
+
+
+def _stack_weights(w, size):
+    shape = tuple(w._data.shape)
+    return apply(S.RESHAPE, (w,), ((shape[0] * shape[1],) + shape[2:], shape))
+
+
+def conv_rule(op, vals, dims, params, level):
+    """conv, and its two transposes: with one weight for every example, the batch joins N;
+    with a weight per example (or per-example weight gradients), the batch becomes groups
+    of channels (one grouped convolution)."""
+    (a, b), (da, db) = vals, dims
+    _, _, stride, padding, dilation, groups = params
+    size = level.size
+    if op.name == "conv_weight_grad":  # (x, g) -> per-example weight gradients
+        x, g = materialize(a, da, size), materialize(b, db, size)
+        w_shape = params[1]
+        xs, gs = _channels_in(x), _channels_in(g)
+        r = apply(op, (xs, gs), (tuple(xs._data.shape), (size * w_shape[0],) + w_shape[1:],
+                                 stride, padding, dilation, groups * size))
+        shape = tuple(r._data.shape)
+        return apply(S.RESHAPE, (r,), ((size, shape[0] // size) + shape[1:], shape)), 0
+    # conv (x, w) or conv_input_grad (g, w)
+    if db is None:
+        v = _fold(front(a, da), size)
+        x_shape = params[0]
+        if op.name == "conv":
+            x_shape = tuple(v._data.shape)
+        else:
+            x_shape = (size * x_shape[0],) + tuple(x_shape[1:])
+        r = apply(op, (v, b), (x_shape,) + tuple(params[1:]))
+        return _unfold(r, size), 0
+    v = _channels_in(materialize(a, da, size))
+    w = _stack_weights(front(b, db), size)
+    x_shape = params[0]
+    x_shape = (x_shape[0], size * x_shape[1]) + tuple(x_shape[2:]) if op.name != "conv" else \
+        tuple(v._data.shape)
+    r = apply(op, (v, w), (x_shape, tuple(w._data.shape), stride, padding, dilation,
+                           groups * size))
+    return _channels_out(r, size), 0
+
+
+def pool_indices_rule(op, vals, dims, params, level):
+    r = apply(op, (_fold(front(vals[0], dims[0]), level.size),), params)
+    return _unfold(r, level.size), 0
+
+
 # ----------------------------------------------------------------------------- random
 
 
@@ -451,7 +599,20 @@ RULES = {
     "linear_mse": linear_mse_rule, "cross_entropy": cross_entropy_rule,
     "view_scatter": view_scatter_rule, "view_take": view_take_rule,
     "sampled": sampled_rule,
+    "ndtr": elementwise,
+    "cumsum": along_dim, "cumprod": along_dim, "argsort": along_dim, "mode_index": along_dim,
+    "unique": no_per_example, "bincount": no_per_example, "histc": no_per_example,
+    "tril": matrix_rule, "triu": matrix_rule, "inv": matrix_rule, "det": matrix_rule,
+    "slogdet": matrix_rule, "cholesky": matrix_rule,
+    "diagonal": diagonal_rule, "diag_embed": diag_embed_rule,
+    "solve": solve_rule, "lstsq": solve_rule, "einsum": einsum_rule,
+    "conv": conv_rule, "conv_input_grad": conv_rule, "conv_weight_grad": conv_rule,
+    "max_pool_indices": pool_indices_rule,
 }
+
+# Ops that raise inside vmap (their output's shape depends on the values, or no batched
+# form): tests/test_vmap.py expects exactly these to refuse.
+NOT_BATCHED = ("unique", "bincount", "histc")
 
 
 def register(rules=RULES) -> None:
