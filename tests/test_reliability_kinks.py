@@ -10,9 +10,9 @@ import warnings
 
 import numpy as np
 import pytest
+from op_table import CASES, OpCase
 
 import gpugrad as gg
-from op_table import CASES, OpCase
 
 torch = pytest.importorskip("torch")
 
