@@ -21,7 +21,14 @@ from . import (
     viz,
 )
 from . import backend as _B
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .backend import (
     device,
     dtype,
@@ -29,6 +36,7 @@ from .backend import (
     float16,
     float32,
     float64,
+    get_default_device,
     get_default_dtype,
     inf,
     int8,
@@ -38,11 +46,21 @@ from .backend import (
     nan,
     pi,
     promote_types,
+    set_default_device,
     set_default_dtype,
     uint8,
 )
 from .core.factories import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
     Generator,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
     arange,
     as_tensor,
     empty,
@@ -60,6 +78,7 @@ from .core.factories import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,

@@ -200,13 +200,27 @@ _cuda_devices: dict = {}
 
 
 def as_device(d) -> device:
+    """Normalise a device, a string or a CUDA index; None is the default device."""
     if d is None:
-        return CPU
+        return _default_device[0]
     if d.__class__ is device:
         return d
     if isinstance(d, int):
         return device("cuda", d)
     return device(d)
+
+
+_default_device = [CPU]
+
+
+def set_default_device(d) -> None:
+    """Make `d` the device of new tensors made without ``device=`` (None: back to the CPU)."""
+    _default_device[0] = CPU if d is None else as_device(d)
+
+
+def get_default_device() -> device:
+    """The device of new tensors made without ``device=`` (the CPU unless changed)."""
+    return _default_device[0]
 
 
 # ----------------------------------------------------------------------------- CuPy, lazily
@@ -547,6 +561,8 @@ def synchronize(dev=None):
 
 
 # ----------------------------------------------------------------------------- RNG
+# An engine is NumPy's ``Generator`` on the CPU or CuPy's ``RandomState`` on a GPU; the
+# draws below take either, so sampling code above never sees which.
 
 _rng = [np.random.default_rng()]
 
@@ -565,38 +581,74 @@ def manual_seed(seed: int):
     return seed
 
 
-def random(kind, shape, np_dt, dev: device, op, generator=None, **kw):
-    """Random arrays from the device's generator (or `generator`, a ``gpugrad.Generator`` on
-    the CPU): kind is 'rand', 'randn' or 'randint'."""
-    if generator is not None and dev.type != "cpu":
-        raise NotImplementedError(f"{op}: generator= is supported for CPU tensors only; seed the "
-                                  "GPU generator with gpugrad.manual_seed instead")
+def new_engine(dev: device, seed=None, op="Generator"):
+    """A fresh engine for `dev` (seeded from the OS when `seed` is None)."""
     if dev.type == "cpu":
-        g = _rng[0] if generator is None else generator._rng
-        if kind == "rand":
-            return _uniform(g, np, shape, np_dt)
-        if kind == "randn":
-            return g.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
-        return g.integers(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
+        return np.random.default_rng(seed)
     cp = require_cuda(dev, op)
     with cp.cuda.Device(dev.index or 0):
-        if kind == "rand":
-            return _uniform(cp.random, cp, shape, np_dt)
-        if kind == "randn":
-            return cp.random.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
-        return cp.random.randint(kw["low"], kw["high"], size=shape).astype(np_dt, copy=False)
+        return cp.random.RandomState(seed)
 
 
-def _uniform(g, xp, shape, np_dt):
+def engine(dev: device, generator, op):
+    """The engine to draw with on `dev`: `generator`'s (a ``gpugrad.Generator`` of the same
+    device type), else the device's default one."""
+    if generator is not None:
+        gdev = generator.device
+        if gdev.type != dev.type:
+            raise RuntimeError(f"{op}: expected a '{dev.type}' device type for generator but "
+                               f"found '{gdev.type}'")
+        return generator._engine()
+    if dev.type == "cpu":
+        return _rng[0]
+    cp = require_cuda(dev, op)
+    with cp.cuda.Device(dev.index or 0):
+        return cp.random.get_random_state()
+
+
+def uniform(eng, shape, np_dt):
     """Uniform in [0, 1) drawn in the target precision: k * 2**-(mantissa bits + 1) for a random
     integer k, so no float64 draw can round up to exactly 1.0 in float16 or float32."""
+    cpu = isinstance(eng, np.random.Generator)
     np_dt = np.dtype(np_dt)
     if np_dt == np.float64:
-        return g.random(shape, dtype=np.float64)
+        return eng.random(shape, dtype=np.float64) if cpu else \
+            eng.random_sample(shape, dtype=np.float64)
     bits = np.finfo(np_dt).nmant + 1
-    k = g.integers(0, 2 ** bits, size=shape) if hasattr(g, "integers") else g.randint(
-        0, 2 ** bits, size=shape)
+    k = eng.integers(0, 2 ** bits, size=shape) if cpu else eng.randint(0, 2 ** bits, size=shape)
     return (k * 2.0 ** -bits).astype(np_dt)
+
+
+def standard_normal(eng, shape, np_dt):
+    return eng.standard_normal(shape, dtype=np.float64).astype(np_dt, copy=False)
+
+
+def integers(eng, low, high, shape, np_dt):
+    """Uniform integers in [low, high)."""
+    if isinstance(eng, np.random.Generator):
+        a = eng.integers(low, high, size=shape, dtype=np.int64)
+    else:
+        a = eng.randint(low, high, size=shape, dtype=np.int64)
+    return a.astype(np_dt, copy=False)
+
+
+def poisson(eng, lam):
+    """Poisson draws with rates `lam` (an array), of `lam`'s dtype."""
+    if isinstance(eng, np.random.Generator):
+        return eng.poisson(lam.astype(np.float64)).astype(lam.dtype)
+    return eng.poisson(lam.astype(np.float64), size=lam.shape).astype(lam.dtype)
+
+
+def random(kind, shape, np_dt, dev: device, op, generator=None, **kw):
+    """Random arrays from the device's generator (or `generator`, a ``gpugrad.Generator`` of
+    the device's type): kind is 'rand', 'randn' or 'randint'."""
+    eng = engine(dev, generator, op)
+    with on_device(dev, op):
+        if kind == "rand":
+            return uniform(eng, shape, np_dt)
+        if kind == "randn":
+            return standard_normal(eng, shape, np_dt)
+        return integers(eng, kw["low"], kw["high"], shape, np_dt)
 
 
 # ----------------------------------------------------------------------------- scalars

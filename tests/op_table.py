@@ -835,6 +835,22 @@ def _to_device(x, dev):
 row("to_device", lambda x: _to_device(_to_device(x, "cpu"), x.device), lambda a: a.copy(), F(3, 4))
 row("to_device", lambda x: _to_device(x, x.device), lambda a: a.copy(), F(), label="same")
 
+# Random sampling: rows whose draws are determined (a zero std, an empty range, p in {0, 1}),
+# so the forward has a reference on every device. The gradient is PyTorch's (zero: a sample
+# does not depend on its parameters): the differentiable rows have outputs that truly do not
+# depend on their input; tests/test_sampling.py checks the distributions.
+row("sampled", lambda x: x.clone().uniform_(0.0, 0.0), np.zeros_like, F(3, 4), label="uniform_")
+row("sampled", lambda x: x.clone().normal_(1.5, 0.0), lambda a: np.full_like(a, 1.5), F(3, 4),
+    label="normal_")
+row("sampled", lambda m: gg.normal(m, 0.0), lambda a: a.copy(), F(3, 4), label="normal_tf",
+    differentiable=False)
+row("sampled", lambda m, s: gg.normal(m, s), lambda a, b: a + 0 * b, F(3, 4), C(np.zeros(4)),
+    label="normal_tt", differentiable=False)
+row("sampled", _G("bernoulli"), lambda a: a.copy(), C([[0.0, 1.0], [1.0, 0.0]]),
+    label="bernoulli", differentiable=False)
+row("sampled", lambda p: gg.multinomial(p, 1), lambda a: np.argmax(a, -1)[:, None],
+    C([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0]]), label="multinomial", differentiable=False)
+
 # ----------------------------------------------------------------------------- composites
 
 comp("mean", _G("mean"), np.mean, F(3, 4))

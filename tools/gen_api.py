@@ -106,7 +106,7 @@ def ops_stub() -> str:
 
 
 GROUPS = ["Arithmetic", "Elementwise", "Activations", "Comparison and logic", "Reductions",
-          "Linear algebra", "Shape and indexing", "Casts", "In place"]
+          "Linear algebra", "Shape and indexing", "Casts", "Random sampling", "In place"]
 
 
 def readme_table() -> str:

@@ -14,6 +14,7 @@ from .grad_mode import (
     inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_detect_anomaly,
     set_grad_enabled,
@@ -44,6 +45,7 @@ _tensor_backward.__name__ = _tensor_backward.__qualname__ = "backward"
 attach("backward", _tensor_backward)
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "inference_mode", "forward_ad", "functional", "Node", "AccumulateGrad",
+           "inference_mode", "is_inference_mode_enabled", "forward_ad", "functional", "Node",
+           "AccumulateGrad",
            "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled", "run_backward",
            "gradcheck", "gradgradcheck", "GradcheckError", "Function", "function"]

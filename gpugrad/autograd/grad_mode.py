@@ -14,60 +14,94 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
-    """Base for the grad-mode switches: usable as a context manager and as a decorator."""
+    """Base for the grad-mode switches: usable as a context manager and as a decorator, with
+    or without parentheses (``@no_grad()`` and ``@no_grad``, as PyTorch 2)."""
 
     mode = True
+    inference: bool | None = None  # None: leave the inference flag as it is
+
+    def __new__(cls, *args, **kwargs):
+        if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], bool):
+            return cls()(args[0])  # used as a decorator without parentheses
+        return super().__new__(cls)
 
     def __init__(self):
         self.prev = []
 
-    def __enter__(self):
-        self.prev.append(state.grad_enabled)
+    def _switch(self):
+        prev = state.grad_enabled, _inference[0]
         state.grad_enabled = self.mode
+        if self.inference is not None:
+            _inference[0] = self.inference
+        return prev
+
+    def __enter__(self):
+        self.prev.append(self._switch())
 
     def __exit__(self, *exc):
-        state.grad_enabled = self.prev.pop()
+        state.grad_enabled, _inference[0] = self.prev.pop()
         return False
 
     def __call__(self, fn):
-        mode = self.mode
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = state.grad_enabled
-            state.grad_enabled = mode
+            prev = self._switch()
             try:
                 return fn(*args, **kwargs)
             finally:
-                state.grad_enabled = prev
+                state.grad_enabled, _inference[0] = prev
 
         return wrapper
 
 
+# Whether an inference_mode region is active (what is_inference_mode_enabled reports).
+_inference = [False]
+
+
 class no_grad(_GradMode):
-    """Disable graph recording.
+    """Disable graph recording: a context manager or a decorator (``@no_grad`` or
+    ``@no_grad()``).
 
     Example::
 
         with gpugrad.no_grad():
             w -= lr * w.grad      # an update that is not part of the graph
+
+        @gpugrad.no_grad
+        def evaluate(model, x): ...
     """
 
     mode = False
 
 
 class enable_grad(_GradMode):
-    """Enable graph recording inside a ``no_grad`` region."""
+    """Enable graph recording inside a ``no_grad`` region: a context manager or a decorator
+    (``@enable_grad`` or ``@enable_grad()``)."""
 
     mode = True
 
 
-class inference_mode(no_grad):
-    """Same as ``no_grad`` here (PyTorch's faster variant has no extra meaning for gpugrad)."""
+class inference_mode(_GradMode):
+    """No graph recording, as ``no_grad`` (PyTorch's faster variant has no extra meaning
+    here); ``inference_mode(False)`` (``mode=False``) turns grad mode on instead, as in
+    PyTorch. A context manager or a decorator (``@inference_mode``, ``@inference_mode()``).
+
+    Example::
+
+        @gpugrad.inference_mode
+        def predict(model, x):
+            return model(x)
+    """
 
     def __init__(self, mode=True):
         super().__init__()
         self.mode = not mode
+        self.inference = bool(mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside an ``inference_mode()`` region."""
+    return _inference[0]
 
 
 class set_grad_enabled(_GradMode):
@@ -83,15 +117,14 @@ class set_grad_enabled(_GradMode):
     def __init__(self, mode: bool):
         super().__init__()
         self.mode = bool(mode)
-        self.prev.append(state.grad_enabled)
-        state.grad_enabled = self.mode
+        self.prev.append(self._switch())
 
     def __enter__(self):
         pass  # already switched in __init__, as torch does
 
     def __call__(self, fn):
         # Used as a decorator: construction switched the mode, so switch it back now.
-        state.grad_enabled = self.prev.pop()
+        state.grad_enabled, _inference[0] = self.prev.pop()
         return super().__call__(fn)
 
 

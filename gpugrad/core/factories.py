@@ -7,7 +7,7 @@ import builtins
 import time
 
 from .. import backend as B
-from .tensor import Tensor, attach, device_of_data, from_data, wrap
+from .tensor import LEGACY_TYPES, Size, Tensor, attach, device_of_data, from_data, wrap
 
 
 def _finish(a, requires_grad, name="tensor"):
@@ -205,33 +205,59 @@ def _random(kind, size, dtype, device, requires_grad, generator=None, **kw):
     return _finish(B.random(kind, size, dtype.np, dev, kind, generator, **kw), requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Uniform random values in [0, 1). Example: ``gpugrad.rand(2, 3)``."""
+def _size_kw(name, size, size_kw):
+    """The size given positionally (``rand(2, 3)``, ``rand((2, 3))``) or as ``size=``."""
+    if size_kw is not None:
+        if size:
+            raise TypeError(f"{name}(): size given both positionally and as size=")
+        size = (size_kw,) if isinstance(size_kw, int) else tuple(size_kw)
+    return _size(name, size)
+
+
+def rand(*sizes, size=None, generator=None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
+    """Uniform random values in [0, 1).
+
+    Example: ``gpugrad.rand(2, 3)``, ``gpugrad.rand(size=(2, 3), generator=g)``.
+    """
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise TypeError(f"rand: expected a floating-point dtype, got {dt}")
-    return _random("rand", _size("rand", size), dt, device, requires_grad, generator)
+    return _random("rand", _size_kw("rand", sizes, size), dt, device, requires_grad, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    """Standard normal random values. Example: ``gpugrad.randn(3, device="cuda")``."""
+def randn(*sizes, size=None, generator=None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
+    """Standard normal random values.
+
+    Example: ``gpugrad.randn(3, device="cuda")``, ``gpugrad.randn(size=(2, 3))``.
+    """
     dt = _dtype(dtype)
     if not dt.is_floating_point:
         raise TypeError(f"randn: expected a floating-point dtype, got {dt}")
-    return _random("randn", _size("randn", size), dt, device, requires_grad, generator)
+    return _random("randn", _size_kw("randn", sizes, size), dt, device, requires_grad, generator)
 
 
-def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False,
-            generator=None) -> Tensor:
-    """Random integers in [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
-    if size is None:
-        if high is None or not isinstance(high, (tuple, list)):
-            raise TypeError("randint: size must be given, e.g. randint(0, 10, (3,))")
+def randint(low=None, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False) -> Tensor:
+    """Random integers in [low, high) (int64 unless `dtype` says otherwise).
+
+    Example: ``randint(10, (3,))``, ``randint(2, 10, (3,))``, ``randint(high=10, size=(3,))``.
+    """
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
-    elif high is None:
+    if size is None:
+        raise TypeError("randint: size must be given, e.g. randint(0, 10, (3,))")
+    if high is None:
         low, high = 0, low
+    if low is None:
+        low = 0
+    if high is None:
+        raise TypeError("randint: high must be given, e.g. randint(0, 10, (3,))")
+    low, high = B.py_scalar(low), B.py_scalar(high)
     if high <= low:
-        raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
+        raise RuntimeError(f"randint: random_ expects 'from' to be less than 'to', but got "
+                           f"from={low} >= to={high}")
     dt = _dtype(dtype, B.int64)
     if dt.np.kind in "iu":
         info = B.numpy.iinfo(dt.np)
@@ -240,21 +266,37 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
                                f"(its range is [{info.min}, {info.max}])")
     elif dt is B.bool_ and (low < 0 or high > 2):
         raise B.RangeError(f"randint: the range [{low}, {high}) does not fit bool")
-    return _random("randint", _size("randint", tuple(size)), dt, device,
-                   requires_grad, generator, low=low, high=high)
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _random("randint", _size("randint", size), dt, device, requires_grad, generator,
+                   low=int(low), high=int(high))
 
 
-def randn_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                 requires_grad=requires_grad)
+def randn_like(input, *, generator=None, dtype=None, device=None,
+               requires_grad=False) -> Tensor:
+    """Standard normal values with the shape (and by default dtype and device) of `input`."""
+    return randn(*input.shape, generator=generator, dtype=dtype or input.dtype,
+                 device=device or input.device, requires_grad=requires_grad)
 
 
-def rand_like(input, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                requires_grad=requires_grad)
+def rand_like(input, *, generator=None, dtype=None, device=None,
+              requires_grad=False) -> Tensor:
+    """Uniform [0, 1) values with the shape (and by default dtype and device) of `input`."""
+    return rand(*input.shape, generator=generator, dtype=dtype or input.dtype,
+                device=device or input.device, requires_grad=requires_grad)
 
 
-def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,
+                 requires_grad=False) -> Tensor:
+    """Random integers in [low, high) with the shape (and by default dtype and device) of
+    `input`: ``randint_like(x, 10)`` or ``randint_like(x, 2, 10)``."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), generator=generator,
+                   dtype=dtype or input.dtype, device=device or input.device,
+                   requires_grad=requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A random permutation of 0..n-1."""
     _size("randperm", (n,))
     dt = _dtype(dtype, B.int64)
@@ -264,7 +306,7 @@ def randperm(n, dtype=None, device=None, generator=None) -> Tensor:
         raise B.RangeError(f"randperm: n={n} is too large for dtype {dt.name} (values up to "
                            f"{top} only)")
     idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return wrap(B.xp_of(idx).argsort(idx).astype(dt.np))
+    return _finish(B.xp_of(idx).argsort(idx).astype(dt.np), requires_grad)
 
 
 def manual_seed(seed):
@@ -280,40 +322,122 @@ def seed():
 
 
 class Generator:
-    """A seedable source of shuffling orders for ``DataLoader`` and ``random_split``
-    (independent of ``gpugrad.manual_seed``), as ``torch.Generator`` is used there.
+    """A seedable source of random numbers, independent of ``gpugrad.manual_seed``: pass it as
+    ``generator=`` to the random factories and sampling ops on its device, and to
+    ``DataLoader`` and ``random_split`` (shuffling orders). As in PyTorch, a new generator
+    starts from the seed 67280421310721. On a CUDA device it wraps CuPy's generator, made
+    the first time it draws.
 
     Example::
 
         g = Generator().manual_seed(0)
+        x = gpugrad.randn(3, generator=g)
         loader = DataLoader(ds, batch_size=32, shuffle=True, generator=g)
     """
 
+    default_seed = 67280421310721
+
     def __init__(self, device="cpu"):
         self.device = B.as_device(device)
-        self._seed = None
-        self._rng = B.numpy.random.default_rng()
+        self._seed = self.default_seed
+        self._rng = None
+
+    def _engine(self):
+        """The engine it draws with (NumPy's Generator, or CuPy's RandomState on a GPU)."""
+        if self._rng is None:
+            self._rng = B.new_engine(self.device, self._seed % 2**64)  # negative seeds as torch
+        return self._rng
 
     def manual_seed(self, seed):
         """Reset the generator to the stream of `seed`; returns self."""
         self._seed = int(seed)
-        self._rng = B.numpy.random.default_rng(self._seed % 2**64)  # negative seeds as torch
+        self._rng = None
         return self
 
+    def seed(self):
+        """Reseed from the OS's entropy; returns the new seed."""
+        self.manual_seed(int(B.numpy.random.SeedSequence().entropy % (2**63)))
+        return self._seed
+
     def initial_seed(self):
+        """The seed the generator's stream started from."""
         return self._seed
 
     def get_state(self):
         """The generator's state (a dict of plain Python values: ``gpugrad.save`` can store it)."""
-        return self._rng.bit_generator.state
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.get_state: supported for CPU generators only; "
+                                      "reseed a CUDA generator with manual_seed instead")
+        return self._engine().bit_generator.state
 
     def set_state(self, state):
-        self._rng.bit_generator.state = state
+        """Restore a state from `get_state`; returns self."""
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.set_state: supported for CPU generators only")
+        self._engine().bit_generator.state = state
         return self
 
     def randperm(self, n):
         """A random permutation of 0..n-1 as an int64 CPU tensor."""
-        return as_tensor(self._rng.permutation(n).astype(B.int64.np))
+        if self.device.type != "cpu":
+            raise NotImplementedError("Generator.randperm: CPU generators only")
+        return as_tensor(self._engine().permutation(n).astype(B.int64.np))
+
+
+# ----------------------------------------------------------------------------- legacy types
+
+
+class _LegacyType(type):
+    """The metaclass of ``FloatTensor`` and the like: calling one makes a CPU tensor of its
+    dtype, and ``isinstance(t, FloatTensor)`` checks the dtype and the device, as PyTorch."""
+
+    legacy_dtype: B.dtype
+
+    def __call__(cls, *args, device=None):
+        dt = cls.legacy_dtype
+        name = cls.__name__
+        if device is not None and B.as_device(device).type != "cpu":
+            raise RuntimeError(f"{name}: legacy constructor expects device type: cpu but device "
+                               f"type: {B.as_device(device).type} was passed")
+        if not args:
+            return zeros(0, dtype=dt, device="cpu")
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            t = args[0]
+            if t.dtype is not dt or t.device.type != "cpu":
+                raise TypeError(f"{name}(): expected a tensor of dtype {dt} on the CPU, got "
+                                f"{t.type()}; convert it with .type('gpugrad.{name}')")
+            return t
+        if len(args) == 1 and isinstance(args[0], Size) or builtins.all(
+                isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return zeros(*args, dtype=dt, device="cpu")  # (zeros: no uninitialised memory)
+        if len(args) == 1 and not isinstance(args[0], (bool, int, float)):
+            return tensor(args[0], dtype=dt, device="cpu")
+        raise TypeError(f"{name}(): expected sizes (ints), a torch.Size, or data (a list or an "
+                        f"array), got {', '.join(type(a).__name__ for a in args)}")
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is cls.legacy_dtype and \
+            obj.device.type == "cpu"
+
+
+def _legacy_type(dtype) -> _LegacyType:
+    name = LEGACY_TYPES[dtype.name]
+    doc = (f"Legacy constructor of {dtype} CPU tensors, as ``torch.{name}``: ``{name}(2, 3)`` "
+           f"(zeros of that size), ``{name}([1, 2])`` (from data), ``{name}()`` (empty).\n\n"
+           f"Example::\n\n    >>> gpugrad.{name}([1, 2]).dtype\n    {dtype!r}\n")
+    return _LegacyType(name, (), {"legacy_dtype": dtype, "__doc__": doc,
+                                  "__module__": "gpugrad"})
+
+
+FloatTensor = _legacy_type(B.float32)
+DoubleTensor = _legacy_type(B.float64)
+HalfTensor = _legacy_type(B.float16)
+LongTensor = _legacy_type(B.int64)
+IntTensor = _legacy_type(B.int32)
+ShortTensor = _legacy_type(B.int16)
+CharTensor = _legacy_type(B.int8)
+ByteTensor = _legacy_type(B.uint8)
+BoolTensor = _legacy_type(B.bool_)
 
 
 # ----------------------------------------------------------------------------- new_* methods

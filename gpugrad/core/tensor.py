@@ -462,9 +462,28 @@ class Tensor(TensorMethods):
         return self.to(B.device("cuda", device if isinstance(device, int) else None)
                        if not isinstance(device, (str, B.device)) else device)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, the legacy type name (``'gpugrad.FloatTensor'``,
+        ``'gpugrad.cuda.LongTensor'``); else this tensor converted to `dtype`: a dtype, a
+        legacy type (``gpugrad.DoubleTensor``, which is on the CPU) or its name, with
+        ``torch.`` or ``gpugrad.`` in front (``'torch.cuda.FloatTensor'`` moves to the GPU).
+
+        Example::
+
+            >>> gpugrad.ones(2).type()
+            'gpugrad.FloatTensor'
+            >>> gpugrad.ones(2).type('torch.DoubleTensor').dtype
+            gpugrad.float64
+        """
         if dtype is None:
-            return f"gpugrad.{self.dtype.name}"
+            cuda = "cuda." if self.device.type == "cuda" else ""
+            return f"gpugrad.{cuda}{LEGACY_TYPES[self.dtype.name]}"
+        if isinstance(dtype, str):
+            dev, dt = parse_legacy_type(dtype)
+            return self.to(device=dev, dtype=dt)
+        legacy = getattr(dtype, "legacy_dtype", None)  # gpugrad.FloatTensor, ...
+        if legacy is not None:
+            return self.to(device="cpu", dtype=legacy)
         return self.to(dtype)
 
     def float(self) -> Tensor:
@@ -490,6 +509,24 @@ class Tensor(TensorMethods):
 
     def is_contiguous(self) -> builtins.bool:
         return bool(self._data.flags.c_contiguous)
+
+
+# Legacy tensor types (``torch.FloatTensor``, ...) by dtype name.
+LEGACY_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+                "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+_LEGACY_DTYPES = {v: k for k, v in LEGACY_TYPES.items()}
+
+
+def parse_legacy_type(name):
+    """``(device, dtype)`` of a legacy type name: ``'torch.FloatTensor'``,
+    ``'gpugrad.cuda.LongTensor'``, ..."""
+    parts = name.split(".")
+    if len(parts) in (2, 3) and parts[0] in ("torch", "gpugrad") and (
+            len(parts) == 2 or parts[1] == "cuda") and parts[-1] in _LEGACY_DTYPES:
+        return ("cuda" if len(parts) == 3 else "cpu"), B.to_dtype(_LEGACY_DTYPES[parts[-1]])
+    raise ValueError(f"invalid type: {name!r} (expected a name such as 'torch.FloatTensor', "
+                     "'gpugrad.cuda.LongTensor')")
 
 
 # Methods attached by the layers above (name -> function), in the order attached: what the
@@ -534,9 +571,10 @@ def _lists_of_tensors(data):
 
 
 def device_of_data(data):
+    """The device a tensor made of `data` goes to: a CuPy array's, else the default device."""
     if B.is_array(data) and type(data) is not B.ndarray:
         return B.device_of(data)
-    return B.CPU
+    return B.get_default_device()
 
 
 def parse_to(name, args, kwargs):

@@ -13,7 +13,6 @@ import math
 import warnings
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import rand, randn
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -44,23 +43,16 @@ def _fans(tensor):
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fill(tensor, values):
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    """Fill with values drawn from U(a, b) (on the tensor's device; from `generator` if given)."""
     with no_grad():
-        return tensor.copy_(values)
+        return tensor.uniform_(a, b, generator=generator)
 
 
-def uniform_(tensor, a=0.0, b=1.0):
-    """Fill with values drawn from U(a, b)."""
-    return _fill(
-        tensor, rand(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * (b - a) + a
-    )
-
-
-def normal_(tensor, mean=0.0, std=1.0):
-    """Fill with values drawn from N(mean, std**2)."""
-    return _fill(
-        tensor, randn(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * std + mean
-    )
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    """Fill with values drawn from N(mean, std**2) (from `generator` if given)."""
+    with no_grad():
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def constant_(tensor, val):
@@ -94,7 +86,7 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He initialisation: U(-bound, bound) with bound = gain * sqrt(3 / fan).
 
     With ``a=sqrt(5)`` (``nn.Linear``'s default) the bound is ``1 / sqrt(fan_in)``.
@@ -102,27 +94,27 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     if _empty(tensor):
         return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He initialisation: N(0, std**2) with std = gain / sqrt(fan)."""
     if _empty(tensor):
         return tensor
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
-def xavier_uniform_(tensor, gain=1.0):
+def xavier_uniform_(tensor, gain=1.0, generator=None):
     """Glorot initialisation: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain=1.0):
+def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot initialisation: N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 __all__ = [

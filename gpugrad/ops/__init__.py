@@ -10,7 +10,18 @@ from __future__ import annotations
 import functools
 
 from ..core.tensor import Tensor
-from . import composite, elementwise, fused, linalg, losses, methods, reduction, shape
+from . import (
+    compare,
+    composite,
+    elementwise,
+    fused,
+    linalg,
+    losses,
+    methods,
+    reduction,
+    sampling,
+    shape,
+)
 from .registry import OPS, PUBLIC
 
 

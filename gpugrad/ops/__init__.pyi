@@ -7,6 +7,9 @@ from . import reduction as reduction
 from . import shape as shape
 from .registry import OPS as OPS
 from .registry import PUBLIC as PUBLIC
+from .compare import allclose as allclose
+from .compare import equal as equal
+from .compare import isclose as isclose
 from .composite import addmm as addmm
 from .composite import lerp as lerp
 from .composite import log_softmax as log_softmax
@@ -122,6 +125,10 @@ from .reduction import prod as prod
 from .reduction import std as std
 from .reduction import sum as sum
 from .reduction import var as var
+from .sampling import bernoulli as bernoulli
+from .sampling import multinomial as multinomial
+from .sampling import normal as normal
+from .sampling import poisson as poisson
 from .shape import broadcast_tensors as broadcast_tensors
 from .shape import broadcast_to as broadcast_to
 from .shape import cat as cat
@@ -164,6 +171,7 @@ __all__ = [
     "add",
     "addmm",
     "all",
+    "allclose",
     "amax",
     "amin",
     "any",
@@ -181,6 +189,7 @@ __all__ = [
     "atan",
     "atan2",
     "atanh",
+    "bernoulli",
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
@@ -201,6 +210,7 @@ __all__ = [
     "divide",
     "dot",
     "eq",
+    "equal",
     "exp",
     "exp2",
     "expand",
@@ -223,6 +233,7 @@ __all__ = [
     "hypot",
     "index_put",
     "inner",
+    "isclose",
     "isfinite",
     "isinf",
     "isnan",
@@ -251,6 +262,7 @@ __all__ = [
     "mm",
     "movedim",
     "mul",
+    "multinomial",
     "multiply",
     "mv",
     "narrow",
@@ -258,9 +270,11 @@ __all__ = [
     "neg",
     "negative",
     "norm",
+    "normal",
     "not_equal",
     "outer",
     "permute",
+    "poisson",
     "pow",
     "prod",
     "reciprocal",
