@@ -705,6 +705,170 @@ row("linear_mse", _lin_mse(None), _lin_mse_ref, F(7, 3), F(3), F(7), label="no_b
 row("linear_mse", _lin_mse(2), _lin_mse_ref, F(5, 3), F(3, 2), F(5, 2), F(2), label="k2")
 row("linear_mse", _lin_mse(4), _lin_mse_ref, F(6, 2), F(2, 2), F(6, 2), F(1, 2), label="k2_b1k")
 
+# ----------------------------------------------------------------------------- scans
+
+row("cumsum", lambda x: gg.cumsum(x, 1), lambda a: np.cumsum(a, 1), F(3, 4))
+row("cumsum", lambda x: x.cumsum(-1), lambda a: np.cumsum(a, -1), F(2, 3, 4), label="neg_dim")
+row("cumsum", lambda x: x.cumsum(0), lambda a: a.copy(), F(), label="0d")
+row("cumsum", lambda x: x.cumsum(0), lambda a: np.cumsum(a, 0), F(0, 3), label="empty")
+row("cumsum", lambda x: x.cumsum(0), lambda a: np.cumsum(a, 0), I([3, -1, 2]), label="int",
+    differentiable=False)
+row("cumprod", lambda x: gg.cumprod(x, 1), lambda a: np.cumprod(a, 1), F(3, 4, away=0.3))
+row("cumprod", lambda x: x.cumprod(0), lambda a: np.cumprod(a, 0), F(4, 2, away=0.3), label="dim0")
+row("cumprod", lambda x: x.cumprod(0), lambda a: a.copy(), F(), label="0d")
+# one zero, two zeros, a zero first and a zero last in a slice; all zeros
+_CUMPROD_ZEROS = [[1.5, 0.0, -2.0, 0.5, 1.1], [0.0, 1.2, 0.0, 2.0, -0.7],
+                  [0.5, 1.2, 2.0, -0.8, 0.0], [0.0, 0.0, 0.0, 1.3, 0.0]]
+row("cumprod", lambda x: x.cumprod(1), lambda a: np.cumprod(a, 1), C(_CUMPROD_ZEROS), label="zeros")
+
+# ----------------------------------------------------------------------------- sorting
+
+
+def np_sort(a, dim=-1, descending=False):
+    idx = np.argsort(-a if descending else a, axis=dim, kind="stable")
+    return np.take_along_axis(a, idx, dim), idx
+
+
+row("argsort", lambda x: gg.argsort(x, 1), lambda a: np.argsort(a, 1, kind="stable"), Z(3, 5),
+    differentiable=False)
+row("argsort", lambda x: x.argsort(0, descending=True),
+    lambda a: np.argsort(-a, 0, kind="stable"), Z(5, 3), label="descending", differentiable=False)
+row("argsort", lambda x: x.argsort(), lambda a: np.zeros((), np.int64), F(), label="0d",
+    differentiable=False)
+comp("sort", lambda x: gg.sort(x, 1), lambda a: np_sort(a, 1), F(3, 5))
+comp("sort", lambda x: x.sort(0, descending=True), lambda a: np_sort(a, 0, True), Z(5, 3),
+     label="ties_descending", grad=())
+comp("sort", lambda x: x.sort(descending=True), lambda a: np_sort(a, -1, True), F(2, 3, 4),
+     label="descending")
+comp("topk", lambda x: gg.topk(x, 2), lambda a: tuple(v[:, :2] for v in np_sort(a, 1, True)),
+     F(3, 5))
+comp("topk", lambda x: x.topk(3, dim=0, largest=False),
+     lambda a: tuple(v[:3] for v in np_sort(a, 0)), F(5, 2), label="smallest")
+comp("kthvalue", lambda x: gg.kthvalue(x, 2, 1),
+     lambda a: tuple(v[:, 1] for v in np_sort(a, 1)), F(3, 5))
+comp("kthvalue", lambda x: x.kthvalue(3, 0, keepdim=True),
+     lambda a: tuple(v[2:3] for v in np_sort(a, 0)), F(4, 2), label="keepdim")
+comp("median", lambda x: gg.median(x), lambda a: np.sort(a.ravel())[(a.size - 1) // 2], F(3, 4))
+comp("median", lambda x: x.median(1), lambda a: tuple(v[:, 1] for v in np_sort(a, 1)), F(3, 4),
+     label="dim_even")
+comp("median", lambda x: x.median(0, keepdim=True),
+     lambda a: tuple(v[2:3] for v in np_sort(a, 0)), F(5, 3), label="dim_odd_keepdim")
+
+
+def np_mode(a, dim):
+    a = np.moveaxis(a, dim, -1)
+    vals, idx = [], []
+    for row_ in a.reshape(-1, a.shape[-1]):
+        u, c = np.unique(row_, return_counts=True)
+        v = u[np.argmax(c)]
+        vals.append(v)
+        idx.append(np.flatnonzero(row_ == v)[-1])
+    shape = a.shape[:-1]
+    return np.array(vals).reshape(shape), np.array(idx, dtype=np.int64).reshape(shape)
+
+
+row("mode_index", lambda x: gg.ops.sorting.apply(gg.ops.sorting.MODE, (x,), (1,)),
+    lambda a: np_mode(a, 1)[1], Z(4, 6), differentiable=False)
+comp("mode", lambda x: gg.mode(x, 1), lambda a: np_mode(a, 1), Z(4, 6), label="values", grad=())
+comp("mode", lambda x: x.mode(0), lambda a: np_mode(a, 0), F(3, 2), label="distinct")
+row("unique", lambda x: gg.unique(x), np.unique, Z(3, 4), differentiable=False)
+row("unique", lambda x: gg.unique(x, return_inverse=True, return_counts=True)[0],
+    np.unique, Z(7), label="with_inverse", differentiable=False)
+row("unique", lambda x: gg.unique(x, dim=0), lambda a: np.unique(a, axis=0),
+    C([[1.0, 2.0], [0.0, 1.0], [1.0, 2.0]]), label="dim", differentiable=False)
+row("bincount", lambda x, w: gg.bincount(x, w), lambda a, w: np.bincount(a, w).astype(w.dtype),
+    I([0, 3, 1, 3]), F(4), differentiable=False)
+row("bincount", lambda x, w: gg.bincount(x, w, minlength=6),
+    lambda a, w: np.bincount(a, w, minlength=6).astype(w.dtype), I([0, 3, 1, 3]), F(4),
+    label="minlength", differentiable=False)
+row("histc", lambda x: gg.histc(x, 4, -2, 2),
+    lambda a: np.histogram(a, 4, (-2, 2))[0].astype(a.dtype), F(20), differentiable=False)
+row("histc", lambda x: gg.histc(x, 3), lambda a: np.histogram(a, 3)[0].astype(a.dtype), F(10),
+    label="data_range", differentiable=False)
+
+# ----------------------------------------------------------------------------- diagonals, einsum
+
+row("tril", lambda x: gg.tril(x), np.tril, F(4, 3))
+row("tril", lambda x: x.tril(-1), lambda a: np.tril(a, -1), F(2, 3, 3), label="batched_k")
+row("triu", lambda x: gg.triu(x, 1), lambda a: np.triu(a, 1), F(3, 4))
+row("triu", lambda x: x.triu(), np.triu, F(2, 3, 3), label="batched")
+row("diagonal", lambda x: gg.diagonal(x), np.diagonal, F(3, 4))
+row("diagonal", lambda x: x.diagonal(1, 2, 0), lambda a: np.diagonal(a, 1, 2, 0), F(3, 2, 4),
+    label="dims_offset")
+row("diag_embed", lambda x: gg.diag_embed(x), lambda a: a[..., None] * np.eye(3, dtype=a.dtype),
+    F(2, 3))
+row("diag_embed", lambda x: gg.diag_embed(x, -1, 0, 2),
+    lambda a: np.moveaxis(np.stack([np.diag(v, -1) for v in a]), 0, 1), F(2, 3), label="dims")
+comp("diag", lambda x: gg.diag(x, 1), lambda a: np.diag(a, 1), F(3))
+comp("diag", lambda x: x.diag(-1), lambda a: np.diag(a, -1), F(3, 4), label="matrix")
+comp("trace", lambda x: gg.trace(x), np.trace, F(3, 4))
+for _eq, _shapes in [("ij,jk->ik", ((3, 4), (4, 2))), ("ii->i", ((3, 3),)), ("ii", ((3, 3),)),
+                     ("ij->", ((3, 4),)), ("bij,bjk->bik", ((2, 3, 4), (2, 4, 2))),
+                     ("i,j->ij", ((3,), (4,))), ("ij,ij->i", ((3, 4), (3, 4))),
+                     ("ij,jk,kl->il", ((2, 3), (3, 4), (4, 2))), ("iij->j", ((2, 2, 3),)),
+                     ("ij->ji", ((3, 4),)), ("...ij,...j->...i", ((2, 3, 4), (4,))),
+                     ("ij,j", ((3, 4), (1,)))]:
+    row("einsum", lambda *xs, _e=_eq: gg.einsum(_e, *xs),
+        lambda *a, _e=_eq: np.einsum(_e, *[np.broadcast_to(x, (4,)) if x.shape == (1,) else x
+                                          for x in a]),
+        *(F(*s) for s in _shapes), label=_eq.replace(",", "_").replace("->", "_to_")
+        .replace("...", "E"))
+
+# ----------------------------------------------------------------------------- inv, solve, lstsq
+
+_WELL = [[3.0, 0.5, -1.0], [0.2, 2.5, 0.4], [-0.6, 0.3, 2.0]]
+_WELL_B = [_WELL, [[1.5, -0.3, 0.2], [0.4, -2.0, 0.1], [0.0, 0.5, 1.2]]]
+row("inv", lambda a: gg.linalg.inv(a), np.linalg.inv, C(_WELL))
+row("inv", lambda a: gg.inverse(a), np.linalg.inv, C(_WELL_B), label="batched")
+row("det", lambda a: gg.linalg.det(a), np.linalg.det, C(_WELL))
+row("det", lambda a: a.det(), np.linalg.det, C(_WELL_B), label="batched")
+row("slogdet", lambda a: gg.linalg.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1],
+    C(_WELL_B))
+row("slogdet", lambda a: gg.slogdet(a), lambda a: tuple(np.linalg.slogdet(a)), C(_WELL_B),
+    label="sign", differentiable=False)
+comp("logdet", lambda a: gg.logdet(a), lambda a: np.log(np.linalg.det(a)), C(_WELL))
+row("solve", lambda a, b: gg.linalg.solve(a, b), np.linalg.solve, C(_WELL), F(3, 2))
+row("solve", lambda a, b: gg.linalg.solve(a, b),
+    lambda a, b: np.linalg.solve(a, b[..., None])[..., 0], C(_WELL), F(3), label="vector")
+row("solve", lambda a, b: gg.linalg.solve(a, b), np.linalg.solve, C(_WELL_B), F(3, 2),
+    label="broadcast")
+row("solve", lambda a, b: gg.linalg.solve(a, b, left=False),
+    lambda a, b: np.linalg.solve(a.T, b.T).T, C(_WELL), F(2, 3), label="right")
+
+
+def _spd(a):
+    return a @ a.mT + 3 * gg.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+
+
+def np_spd(a):
+    return a @ np.swapaxes(a, -1, -2) + 3 * np.eye(a.shape[-1])
+
+
+row("cholesky", lambda a: gg.linalg.cholesky(_spd(a)),
+    lambda a: np.linalg.cholesky(np_spd(a)).astype(a.dtype), F(3, 3))
+row("cholesky", lambda a: gg.linalg.cholesky(_spd(a), upper=True),
+    lambda a: np.swapaxes(np.linalg.cholesky(np_spd(a)), -1, -2).astype(a.dtype), F(2, 3, 3),
+    label="upper_batched")
+
+
+def np_lstsq(a, b):
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+row("lstsq", lambda a, b: gg.linalg.lstsq(a, b).solution, np_lstsq, F(6, 3), F(6, 2))
+row("lstsq", lambda a, b: gg.linalg.lstsq(a, b).solution, np_lstsq, F(6, 3), F(6), label="vector")
+row("lstsq", lambda a, b: gg.linalg.lstsq(a, b).solution, np_lstsq, F(2, 4), F(2, 2), label="wide")
+row("lstsq", lambda a, b: gg.linalg.lstsq(a, b).solution,
+    lambda a, b: np.stack([np_lstsq(x, y) for x, y in zip(a, b)]), F(2, 5, 3), F(2, 5, 1),
+    label="batched")
+comp("vector_norm", lambda x: gg.linalg.vector_norm(x, 3, 1),
+     lambda a: np.linalg.norm(a, 3, axis=1), F(3, 4, away=0.1))
+comp("matrix_norm", lambda x: gg.linalg.matrix_norm(x), np.linalg.norm, F(3, 4))
+comp("matrix_norm", lambda x: gg.linalg.matrix_norm(x, 1), lambda a: np.linalg.norm(a, 1),
+     F(3, 4, away=0.1), label="ord1")
+comp("matrix_norm", lambda x: gg.linalg.matrix_norm(x, -math.inf),
+     lambda a: np.linalg.norm(a, -np.inf), F(3, 4, away=0.1), label="ord_minus_inf")
+
 # ----------------------------------------------------------------------------- shape
 
 row("reshape", lambda x: x.reshape(4, 6), lambda a: a.reshape(4, 6), F(2, 3, 4))
@@ -834,6 +998,123 @@ def _to_device(x, dev):
 # a round trip through the CPU: a real transfer on cuda, the identity on cpu
 row("to_device", lambda x: _to_device(_to_device(x, "cpu"), x.device), lambda a: a.copy(), F(3, 4))
 row("to_device", lambda x: _to_device(x, x.device), lambda a: a.copy(), F(), label="same")
+
+# ----------------------------------------------------------------------------- layers
+
+# Convolution and its two transposes (params: x_shape, w_shape, stride, padding pairs,
+# dilation, groups), against direct loops over output positions and kernel offsets.
+
+
+def _layer_op(name, *args, params):
+    registry = importlib.import_module("gpugrad.ops.registry")
+    return registry.apply(registry.OPS[name], args, params)
+
+
+def _conv_loops(x_shape, w_shape, stride, pads, dil, groups):
+    """(output size, [(output pos, kernel offset, padded input pos)])."""
+    nd = len(x_shape) - 2
+    padded = [x_shape[2 + i] + sum(pads[i]) for i in range(nd)]
+    out = tuple((padded[i] - dil[i] * (w_shape[2 + i] - 1) - 1) // stride[i] + 1 for i in range(nd))
+    loops = [(o, k, tuple(o[i] * stride[i] + k[i] * dil[i] for i in range(nd)))
+             for o in np.ndindex(*out) for k in np.ndindex(*w_shape[2:])]
+    return out, loops
+
+
+def np_conv(x, w, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    y = np.zeros((x_shape[0], w_shape[0]) + out, dtype=np.result_type(x, w))
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            y[(slice(None), oc) + o] += xp[(slice(None), ic) + i] @ w[(oc, slice(None)) + k].T
+    return y
+
+
+def np_conv_input_grad(g, w, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    gx = np.zeros(x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)),
+                  dtype=np.result_type(g, w))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            gx[(slice(None), ic) + i] += g[(slice(None), oc) + o] @ w[(oc, slice(None)) + k]
+    return gx[(slice(None), slice(None)) + tuple(slice(lo, lo + n)
+                                                 for n, (lo, _) in zip(x_shape[2:], pads))]
+
+
+def np_conv_weight_grad(x, g, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    gw = np.zeros(w_shape, dtype=np.result_type(x, g))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            gw[(oc, slice(None)) + k] += g[(slice(None), oc) + o].T @ xp[(slice(None), ic) + i]
+    return gw
+
+
+_CONVS = {  # label: (x shape, w shape, stride, padding pairs, dilation, groups)
+    "2d_groups_dilation": ((2, 4, 5, 6), (6, 2, 3, 2), (2, 1), ((1, 1), (0, 1)), (1, 2), 2),
+    "1d_stride_asym_pad": ((2, 3, 7), (4, 3, 3), (2,), ((1, 2),), (1,), 1),
+    "2d_1x1": ((1, 2, 3, 3), (3, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    "3d_groups": ((1, 2, 3, 4, 3), (2, 1, 2, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)),
+                  (1, 1, 1), 2),
+    "2d_depthwise_unused_rows": ((1, 3, 6, 5), (3, 1, 2, 2), (3, 2), ((0, 0), (0, 0)), (1, 1), 3),
+}
+for _label_, _p in _CONVS.items():
+    _out, _ = _conv_loops(*_p)
+    _g = (_p[0][0], _p[1][0]) + _out
+    row("conv", lambda x, w, _p=_p: _layer_op("conv", x, w, params=_p),
+        lambda x, w, _p=_p: np_conv(x, w, *_p), F(*_p[0]), F(*_p[1]), label=_label_)
+    row("conv_input_grad", lambda g, w, _p=_p: _layer_op("conv_input_grad", g, w, params=_p),
+        lambda g, w, _p=_p: np_conv_input_grad(g, w, *_p), F(*_g), F(*_p[1]), label=_label_)
+    row("conv_weight_grad", lambda x, g, _p=_p: _layer_op("conv_weight_grad", x, g, params=_p),
+        lambda x, g, _p=_p: np_conv_weight_grad(x, g, *_p), F(*_p[0]), F(*_g), label=_label_)
+
+# Max-pool indices (flat, per input plane; -inf padding; the first of ties).
+
+
+def np_max_pool_indices(x, kernel, stride, pads, dil):
+    nd = x.ndim - 2
+    xp = np.pad(x, ((0, 0), (0, 0), *pads), constant_values=-np.inf)
+    out, loops = _conv_loops(x.shape, (1, 1) + kernel, stride, pads, dil, 1)
+    best = np.full(x.shape[:2] + out, -np.inf)
+    idx = np.zeros(x.shape[:2] + out, dtype=np.int64)
+    for o, _, i in loops:  # kernel offsets in order: a later equal value does not win
+        v = xp[(slice(None), slice(None)) + i]
+        flat = np.ravel_multi_index(tuple(i[d] - pads[d][0] for d in range(nd)), x.shape[2:],
+                                    mode="clip")
+        better = v > best[(slice(None), slice(None)) + o]
+        best[(slice(None), slice(None)) + o][better] = v[better]
+        idx[(slice(None), slice(None)) + o][better] = flat
+    return idx
+
+
+for _label_, _x, _pp in [
+    ("2d", F(2, 3, 5, 6), ((3, 2), (2, 2), ((1, 1), (0, 1)), (1, 2))),
+    ("2d_ties", Z(2, 2, 4, 4), ((2, 2), (1, 1), ((0, 0), (0, 0)), (1, 1))),
+    ("1d_ceil", F(2, 2, 7), ((3,), (2,), ((1, 2),), (1,))),
+]:
+    row("max_pool_indices", lambda x, _pp=_pp: _layer_op("max_pool_indices", x, params=_pp),
+        lambda x, _pp=_pp: np_max_pool_indices(x, *_pp), _x, label=_label_, differentiable=False)
+
+# The normal CDF (exact GELU): Cephes' rational functions against math.erfc.
+_np_ndtr = np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)), otypes=[np.float64])
+
+
+def np_ndtr(a):
+    return _np_ndtr(a).astype(a.dtype)
+
+
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr, F(3, 4, lo=-6.0, hi=6.0))
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr,
+    C([-40.0, -9.0, -1.5, -1.0, -0.3, 0.0, 0.7, 1.0, 3.0, 9.0, 40.0]), label="tails")
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr,
+    C([-np.inf, np.inf, np.nan]), label="special", differentiable=False)
 
 # Random sampling: rows whose draws are determined (a zero std, an empty range, p in {0, 1}),
 # so the forward has a reference on every device. The gradient is PyTorch's (zero: a sample

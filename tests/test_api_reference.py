@@ -15,8 +15,8 @@ import gpugrad
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 # Namespaces whose public functions and classes must all be in the table.
-CHECKED = ["gpugrad", "gpugrad.autograd", "gpugrad.func", "gpugrad.nn", "gpugrad.optim",
-           "gpugrad.utils.data", "gpugrad.distributed", "gpugrad.nn.parallel"]
+CHECKED = ["gpugrad", "gpugrad.autograd", "gpugrad.func", "gpugrad.linalg", "gpugrad.nn",
+           "gpugrad.optim", "gpugrad.utils.data", "gpugrad.distributed", "gpugrad.nn.parallel"]
 
 
 def _table():

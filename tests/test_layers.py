@@ -40,7 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("gpugrad.core",),  # 1: state, node, dims, format, tensor, factories
     ("gpugrad.ops",),  # 2: registry, namespace, the op modules, methods, kernels/
     ("gpugrad.autograd",),  # 3: engine, reverse, grad modes, forward AD, functional, gradcheck
-    ("gpugrad.func", "gpugrad.numerical", "gpugrad.cuda", "gpugrad.viz"),  # 4: tools
+    ("gpugrad.func", "gpugrad.numerical", "gpugrad.cuda", "gpugrad.viz",
+     "gpugrad.linalg"),  # 4: tools, and torch.linalg's namespace
     ("gpugrad.distributed",),  # 5: process groups and collectives (MPI, NCCL)
     ("gpugrad.nn", "gpugrad.optim", "gpugrad.utils"),  # 6: the training stack
     ("gpugrad.serialization",),  # 7: saves tensors, Parameters, optimizer states

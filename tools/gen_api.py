@@ -93,7 +93,8 @@ def ops_stub() -> str:
     lines = [HEADER.rstrip()]
     lines += ["from . import composite as composite", "from . import elementwise as elementwise",
               "from . import fused as fused", "from . import linalg as linalg",
-              "from . import reduction as reduction", "from . import shape as shape",
+              "from . import reduction as reduction", "from . import scan as scan",
+              "from . import shape as shape", "from . import sorting as sorting",
               "from .registry import OPS as OPS", "from .registry import PUBLIC as PUBLIC"]
     for mod in sorted(by_module):
         for item in by_module[mod]:
@@ -106,7 +107,8 @@ def ops_stub() -> str:
 
 
 GROUPS = ["Arithmetic", "Elementwise", "Activations", "Comparison and logic", "Reductions",
-          "Linear algebra", "Shape and indexing", "Casts", "Random sampling", "In place"]
+          "Sorting and counting", "Linear algebra", "Shape and indexing", "Casts",
+          "Random sampling", "In place"]
 
 
 def readme_table() -> str:

@@ -15,12 +15,15 @@ from . import (
     composite,
     elementwise,
     fused,
+    layers,
     linalg,
     losses,
     methods,
     reduction,
     sampling,
+    scan,
     shape,
+    sorting,
 )
 from .registry import OPS, PUBLIC
 

@@ -4,7 +4,9 @@ from . import elementwise as elementwise
 from . import fused as fused
 from . import linalg as linalg
 from . import reduction as reduction
+from . import scan as scan
 from . import shape as shape
+from . import sorting as sorting
 from .registry import OPS as OPS
 from .registry import PUBLIC as PUBLIC
 from .compare import allclose as allclose
@@ -102,13 +104,24 @@ from .elementwise import trunc as trunc
 from .elementwise import where as where
 from .elementwise import xlogy as xlogy
 from .linalg import bmm as bmm
+from .linalg import det as det
+from .linalg import diag as diag
+from .linalg import diag_embed as diag_embed
+from .linalg import diagonal as diagonal
 from .linalg import dot as dot
+from .linalg import einsum as einsum
 from .linalg import outer as ger
 from .linalg import dot as inner
+from .linalg import inverse as inverse
+from .linalg import logdet as logdet
 from .linalg import matmul as matmul
 from .linalg import mm as mm
 from .linalg import mv as mv
 from .linalg import outer as outer
+from .linalg import slogdet as slogdet
+from .linalg import trace as trace
+from .linalg import tril as tril
+from .linalg import triu as triu
 from .linalg import vdot as vdot
 from .reduction import all as all
 from .reduction import amax as amax
@@ -129,6 +142,8 @@ from .sampling import bernoulli as bernoulli
 from .sampling import multinomial as multinomial
 from .sampling import normal as normal
 from .sampling import poisson as poisson
+from .scan import cumprod as cumprod
+from .scan import cumsum as cumsum
 from .shape import broadcast_tensors as broadcast_tensors
 from .shape import broadcast_to as broadcast_to
 from .shape import cat as cat
@@ -162,6 +177,15 @@ from .shape import unbind as unbind
 from .shape import unsqueeze as unsqueeze
 from .shape import view as view
 from .shape import vstack as vstack
+from .sorting import argsort as argsort
+from .sorting import bincount as bincount
+from .sorting import histc as histc
+from .sorting import kthvalue as kthvalue
+from .sorting import median as median
+from .sorting import mode as mode
+from .sorting import sort as sort
+from .sorting import topk as topk
+from .sorting import unique as unique
 
 __all__ = [
     "abs",
@@ -184,12 +208,14 @@ __all__ = [
     "arctanh",
     "argmax",
     "argmin",
+    "argsort",
     "asin",
     "asinh",
     "atan",
     "atan2",
     "atanh",
     "bernoulli",
+    "bincount",
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
@@ -206,9 +232,16 @@ __all__ = [
     "concatenate",
     "cos",
     "cosh",
+    "cumprod",
+    "cumsum",
+    "det",
+    "diag",
+    "diag_embed",
+    "diagonal",
     "div",
     "divide",
     "dot",
+    "einsum",
     "eq",
     "equal",
     "exp",
@@ -229,14 +262,17 @@ __all__ = [
     "greater",
     "greater_equal",
     "gt",
+    "histc",
     "hstack",
     "hypot",
     "index_put",
     "inner",
+    "inverse",
     "isclose",
     "isfinite",
     "isinf",
     "isnan",
+    "kthvalue",
     "le",
     "lerp",
     "less",
@@ -247,6 +283,7 @@ __all__ = [
     "log2",
     "log_softmax",
     "logaddexp",
+    "logdet",
     "logical_and",
     "logical_not",
     "logical_or",
@@ -257,9 +294,11 @@ __all__ = [
     "max",
     "maximum",
     "mean",
+    "median",
     "min",
     "minimum",
     "mm",
+    "mode",
     "movedim",
     "mul",
     "multinomial",
@@ -290,8 +329,10 @@ __all__ = [
     "sign",
     "sin",
     "sinh",
+    "slogdet",
     "softmax",
     "softplus",
+    "sort",
     "split",
     "sqrt",
     "square",
@@ -308,10 +349,15 @@ __all__ = [
     "tanh",
     "tile",
     "to_dtype",
+    "topk",
+    "trace",
     "transpose",
+    "tril",
+    "triu",
     "true_divide",
     "trunc",
     "unbind",
+    "unique",
     "unsqueeze",
     "var",
     "vdot",

@@ -208,14 +208,22 @@ def _describe(args):
                      if isinstance(a, Tensor) else repr(a) for a in args)
 
 
+class LinAlgError(RuntimeError):
+    """A linear-algebra op met a matrix it cannot handle (singular, not positive-definite):
+    ``torch.linalg.LinAlgError``, with PyTorch's messages."""
+
+
 def op_error(name, exc, args):
     """Turn an array-library error inside an op into one that names the op and its inputs."""
+    if isinstance(exc, LinAlgError):  # raised by the op itself, already in PyTorch's words
+        return exc
     msg = str(exc)
     if "broadcast" in msg:
         shapes = " and ".join(str(tuple(a._data.shape)) for a in args if isinstance(a, Tensor))
         return RuntimeError(f"{name}: shapes {shapes} cannot be broadcast together "
                             f"(inputs: {_describe(args)})")
-    kind = type(exc) if isinstance(exc, (IndexError, TypeError)) else RuntimeError
+    kind = type(exc) if isinstance(exc, (IndexError, TypeError, ZeroDivisionError)) else \
+        RuntimeError
     return kind(f"{name}: {msg} (inputs: {_describe(args)})")
 
 
