@@ -571,9 +571,11 @@ def _cholesky_error(name, a):
 
 def _guarded(xp, fn, error, a, *args):
     """``fn(a, *args)``, raising `error(a)` where the array library found the matrix singular
-    or not positive-definite (NumPy raises; CuPy returns non-finite values)."""
+    or not positive-definite (and, as a second guard on a GPU, where a finite input gave
+    non-finite values)."""
     try:
-        out = fn(a, *args)
+        with B.linalg_errors(a):
+            out = fn(a, *args)
     except B.numpy.linalg.LinAlgError:
         raise error(a) from None
     if xp is not B.numpy and out.size and not bool(xp.isfinite(out).all()) and bool(
