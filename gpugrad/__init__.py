@@ -84,6 +84,7 @@ from .core.factories import (
     randn_like,
     randperm,
     seed,
+    set_default_tensor_type,
     tensor,
     zeros,
     zeros_like,

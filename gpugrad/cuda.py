@@ -1,8 +1,20 @@
-"""``gpugrad.cuda``: is a GPU usable, how many, and waiting for queued work."""
+"""``gpugrad.cuda``: is a GPU usable, how many, and waiting for queued work; the legacy CUDA
+tensor types (``gpugrad.cuda.FloatTensor``, ...)."""
 
 from __future__ import annotations
 
 from . import backend as B
+from .core.factories import legacy_type
+
+FloatTensor = legacy_type(B.float32, "cuda")
+DoubleTensor = legacy_type(B.float64, "cuda")
+HalfTensor = legacy_type(B.float16, "cuda")
+LongTensor = legacy_type(B.int64, "cuda")
+IntTensor = legacy_type(B.int32, "cuda")
+ShortTensor = legacy_type(B.int16, "cuda")
+CharTensor = legacy_type(B.int8, "cuda")
+ByteTensor = legacy_type(B.uint8, "cuda")
+BoolTensor = legacy_type(B.bool_, "cuda")
 
 
 def is_available() -> bool:
@@ -37,4 +49,5 @@ def current_device() -> int:
 
 
 __all__ = ["is_available", "device_count", "synchronize", "manual_seed", "manual_seed_all",
-           "current_device"]
+           "current_device", "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor",
+           "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]

@@ -455,3 +455,48 @@ def test_nn_init_on_device(device):
     w = gg.empty(4, 5, device=device)
     gg.nn.init.kaiming_uniform_(w, a=math.sqrt(5))
     assert w.device.type == device and float(w.abs().max().item()) <= 1 / math.sqrt(5)
+
+
+def _truncnorm_moments(mean, std, a, b):
+    """Mean and variance of N(mean, std**2) truncated to [a, b] (closed forms)."""
+    phi = lambda z: math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    al, be = (a - mean) / std, (b - mean) / std
+    z = cdf(be) - cdf(al)
+    m = mean + std * (phi(al) - phi(be)) / z
+    v = std**2 * (1 + (al * phi(al) - be * phi(be)) / z - ((phi(al) - phi(be)) / z) ** 2)
+    return m, v
+
+
+@pytest.mark.parametrize("mean,std,a,b", [(0.0, 1.0, -2.0, 2.0), (0.5, 0.02, 0.48, 0.6),
+                                          (0.0, 1.0, 0.0, 0.1), (1.0, 3.0, -1.0, 10.0)])
+def test_trunc_normal_moments(mean, std, a, b, device):
+    w = gg.empty(N, device=device, dtype=gg.float64)
+    gg.nn.init.trunc_normal_(w, mean, std, a, b, generator=gen(device, 13))
+    x = np_(w)
+    assert x.min() >= a and x.max() <= b
+    m, v = _truncnorm_moments(mean, std, a, b)
+    assert_mean(w, m, v, "trunc_normal_")
+    # the truncated normal's kurtosis is below the normal's; 0 excess bounds the se from above
+    assert_var(w, v, 0.0, "trunc_normal_")
+
+
+def test_trunc_normal_against_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    w = gg.empty(N, dtype=gg.float64)
+    gg.nn.init.trunc_normal_(w, 0.0, 1.0, -0.5, 2.0, generator=gen("cpu", 14))
+    # Kolmogorov-Smirnov against scipy's truncated normal; fixed seed
+    assert stats.kstest(np_(w), stats.truncnorm(-0.5, 2.0).cdf).pvalue > 1e-4
+
+
+def test_trunc_normal_determinism_warnings_errors():
+    w1, w2 = gg.empty(7, 3), gg.empty(7, 3)
+    gg.nn.init.trunc_normal_(w1, std=0.02, generator=gen("cpu", 3))
+    gg.nn.init.trunc_normal_(w2, std=0.02, generator=gen("cpu", 3))
+    assert w1.tolist() == w2.tolist() and w1.shape == (7, 3)
+    with pytest.warns(UserWarning, match="mean is more than 2 std from"):
+        gg.nn.init.trunc_normal_(gg.empty(10), 0.0, 1.0, 2.5, 3.0)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="too little"):
+        gg.nn.init.trunc_normal_(gg.empty(10), 0.0, 1.0, 9.0, 100.0)
+    p = gg.nn.Parameter(gg.empty(3))
+    assert gg.nn.init.trunc_normal_(p) is p and p.requires_grad

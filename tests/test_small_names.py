@@ -379,3 +379,33 @@ def test_grad_modes_match_torch():
             with T.inference_mode(False):
                 inner = (x * 2).requires_grad
         assert (h(x), f(x), inner) == (False, False, True), T.__name__
+
+
+def test_cuda_legacy_types_without_constructing():
+    assert gg.cuda.FloatTensor.__module__ == "gpugrad.cuda"
+    assert not isinstance(gg.ones(2), gg.cuda.FloatTensor)
+    with pytest.raises(RuntimeError, match="legacy constructor expects device type: cuda"):
+        gg.cuda.FloatTensor(2, device="cpu")
+
+
+@pytest.mark.cuda
+def test_cuda_legacy_types(cuda_device):
+    x = gg.cuda.FloatTensor([1.0, 2.0])
+    assert x.device.type == "cuda" and isinstance(x, gg.cuda.FloatTensor)
+    assert not isinstance(x, gg.FloatTensor)
+    assert gg.ones(2).type(gg.cuda.DoubleTensor).device.type == "cuda"
+    assert gg.cuda.LongTensor(2, 3).shape == (2, 3)
+
+
+def test_set_default_tensor_type(restore_default_device):
+    try:
+        gg.set_default_tensor_type("torch.DoubleTensor")
+        assert gg.get_default_dtype() == F64 and gg.zeros(1).dtype == F64
+        gg.set_default_tensor_type(gg.FloatTensor)
+        assert gg.get_default_dtype() == gg.float32
+        with pytest.raises(TypeError, match="floating-point"):
+            gg.set_default_tensor_type(gg.LongTensor)
+        with pytest.raises(ValueError, match="invalid type"):
+            gg.set_default_tensor_type("float")
+    finally:
+        gg.set_default_dtype(gg.float32)

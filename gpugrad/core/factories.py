@@ -7,7 +7,16 @@ import builtins
 import time
 
 from .. import backend as B
-from .tensor import LEGACY_TYPES, Size, Tensor, attach, device_of_data, from_data, wrap
+from .tensor import (
+    LEGACY_TYPES,
+    Size,
+    Tensor,
+    attach,
+    device_of_data,
+    from_data,
+    parse_legacy_type,
+    wrap,
+)
 
 
 def _finish(a, requires_grad, name="tensor"):
@@ -388,56 +397,80 @@ class Generator:
 
 
 class _LegacyType(type):
-    """The metaclass of ``FloatTensor`` and the like: calling one makes a CPU tensor of its
-    dtype, and ``isinstance(t, FloatTensor)`` checks the dtype and the device, as PyTorch."""
+    """The metaclass of ``FloatTensor`` and the like (``gpugrad.cuda.FloatTensor`` on the
+    GPU): calling one makes a tensor of its dtype on its device type, and
+    ``isinstance(t, FloatTensor)`` checks the dtype and the device type, as PyTorch."""
 
     legacy_dtype: B.dtype
+    legacy_device: str
 
     def __call__(cls, *args, device=None):
-        dt = cls.legacy_dtype
-        name = cls.__name__
-        if device is not None and B.as_device(device).type != "cpu":
-            raise RuntimeError(f"{name}: legacy constructor expects device type: cpu but device "
-                               f"type: {B.as_device(device).type} was passed")
+        dt, where = cls.legacy_dtype, cls.legacy_device
+        name = cls.__name__ if where == "cpu" else f"cuda.{cls.__name__}"
+        dev = B.device(where) if device is None else B.as_device(device)
+        if dev.type != where:
+            raise RuntimeError(f"{name}: legacy constructor expects device type: {where} but "
+                               f"device type: {dev.type} was passed")
         if not args:
-            return zeros(0, dtype=dt, device="cpu")
+            return zeros(0, dtype=dt, device=dev)
         if len(args) == 1 and isinstance(args[0], Tensor):
             t = args[0]
-            if t.dtype is not dt or t.device.type != "cpu":
-                raise TypeError(f"{name}(): expected a tensor of dtype {dt} on the CPU, got "
+            if t.dtype is not dt or t.device.type != where:
+                raise TypeError(f"{name}(): expected a tensor of dtype {dt} on {where}, got "
                                 f"{t.type()}; convert it with .type('gpugrad.{name}')")
             return t
         if len(args) == 1 and isinstance(args[0], Size) or builtins.all(
                 isinstance(a, int) and not isinstance(a, bool) for a in args):
-            return zeros(*args, dtype=dt, device="cpu")  # (zeros: no uninitialised memory)
+            return zeros(*args, dtype=dt, device=dev)  # (zeros: no uninitialised memory)
         if len(args) == 1 and not isinstance(args[0], (bool, int, float)):
-            return tensor(args[0], dtype=dt, device="cpu")
+            return tensor(args[0], dtype=dt, device=dev)
         raise TypeError(f"{name}(): expected sizes (ints), a torch.Size, or data (a list or an "
                         f"array), got {', '.join(type(a).__name__ for a in args)}")
 
     def __instancecheck__(cls, obj):
         return isinstance(obj, Tensor) and obj.dtype is cls.legacy_dtype and \
-            obj.device.type == "cpu"
+            obj.device.type == cls.legacy_device
 
 
-def _legacy_type(dtype) -> _LegacyType:
+def legacy_type(dtype, device="cpu") -> _LegacyType:
     name = LEGACY_TYPES[dtype.name]
-    doc = (f"Legacy constructor of {dtype} CPU tensors, as ``torch.{name}``: ``{name}(2, 3)`` "
-           f"(zeros of that size), ``{name}([1, 2])`` (from data), ``{name}()`` (empty).\n\n"
-           f"Example::\n\n    >>> gpugrad.{name}([1, 2]).dtype\n    {dtype!r}\n")
-    return _LegacyType(name, (), {"legacy_dtype": dtype, "__doc__": doc,
-                                  "__module__": "gpugrad"})
+    where = "CPU" if device == "cpu" else "CUDA"
+    mod = "gpugrad" if device == "cpu" else "gpugrad.cuda"
+    doc = (f"Legacy constructor of {dtype} {where} tensors, as ``torch.{name}``: "
+           f"``{name}(2, 3)`` (zeros of that size), ``{name}([1, 2])`` (from data), "
+           f"``{name}()`` (empty).\n\n"
+           f"Example::\n\n    >>> {mod}.{name}([1, 2]).dtype\n    {dtype!r}\n")
+    return _LegacyType(name, (), {"legacy_dtype": dtype, "legacy_device": device,
+                                  "__doc__": doc, "__module__": mod})
 
 
-FloatTensor = _legacy_type(B.float32)
-DoubleTensor = _legacy_type(B.float64)
-HalfTensor = _legacy_type(B.float16)
-LongTensor = _legacy_type(B.int64)
-IntTensor = _legacy_type(B.int32)
-ShortTensor = _legacy_type(B.int16)
-CharTensor = _legacy_type(B.int8)
-ByteTensor = _legacy_type(B.uint8)
-BoolTensor = _legacy_type(B.bool_)
+def set_default_tensor_type(t):
+    """The legacy way to set the default float dtype (and device): a legacy type or its name,
+    e.g. ``set_default_tensor_type('torch.cuda.DoubleTensor')`` (deprecated in PyTorch for
+    ``set_default_dtype`` and ``set_default_device``)."""
+    if isinstance(t, str):
+        dev, dt = parse_legacy_type(t)
+    elif isinstance(t, _LegacyType):
+        dev, dt = t.legacy_device, t.legacy_dtype
+    else:
+        raise TypeError(f"set_default_tensor_type: expected a legacy type or its name, got "
+                        f"{type(t).__name__}")
+    if not dt.is_floating_point:
+        raise TypeError(f"set_default_tensor_type: only floating-point types are supported as "
+                        f"the default type, got {t!r}")
+    B.set_default_dtype(dt)
+    B.set_default_device(dev)
+
+
+FloatTensor = legacy_type(B.float32)
+DoubleTensor = legacy_type(B.float64)
+HalfTensor = legacy_type(B.float16)
+LongTensor = legacy_type(B.int64)
+IntTensor = legacy_type(B.int32)
+ShortTensor = legacy_type(B.int16)
+CharTensor = legacy_type(B.int8)
+ByteTensor = legacy_type(B.uint8)
+BoolTensor = legacy_type(B.bool_)
 
 
 # ----------------------------------------------------------------------------- new_* methods

@@ -483,7 +483,7 @@ class Tensor(TensorMethods):
             return self.to(device=dev, dtype=dt)
         legacy = getattr(dtype, "legacy_dtype", None)  # gpugrad.FloatTensor, ...
         if legacy is not None:
-            return self.to(device="cpu", dtype=legacy)
+            return self.to(device=dtype.legacy_device, dtype=legacy)
         return self.to(dtype)
 
     def float(self) -> Tensor:

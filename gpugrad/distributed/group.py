@@ -27,6 +27,9 @@ from .nccl import NcclGroup
 
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=30)
 BACKENDS = ("mpi", "nccl")
+# Before an abort: time for the launcher to forward what this process printed (mpiexec kills
+# every process at the abort, and output still in its pipes was seen to be lost under load).
+FORWARD_S = 0.5
 
 _INSTALL_HINT = ("install it with `pip install mpi4py mpich` (or `pip install 'gpugrad[test]'`), "
                  "then launch with `mpiexec -n N python -m mpi4py script.py`")
@@ -81,6 +84,7 @@ def abort(message: str, code: int = 1) -> None:
     """Print `message` to stderr and end every process of the job (``MPI.COMM_WORLD.Abort``)."""
     sys.stderr.write(message.rstrip("\n") + "\n")
     sys.stderr.flush()
+    time.sleep(FORWARD_S)
     MPI = _mpi()
     if MPI.Is_initialized() and not MPI.Is_finalized():
         MPI.COMM_WORLD.Abort(code)
@@ -134,6 +138,7 @@ def _excepthook(kind, value, tb):
         sys.stderr.write(f"gpugrad.distributed: uncaught {kind.__name__} on rank {rank}; "
                          "aborting the job (MPI.COMM_WORLD.Abort)\n")
         sys.stderr.flush()
+        time.sleep(FORWARD_S)
         MPI.COMM_WORLD.Abort(1)
 
 

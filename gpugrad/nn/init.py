@@ -13,6 +13,8 @@ import math
 import warnings
 
 from ..autograd.grad_mode import no_grad
+from ..core.factories import empty
+from ..ops import cat
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -53,6 +55,56 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std**2) (from `generator` if given)."""
     with no_grad():
         return tensor.normal_(mean, std, generator=generator)
+
+
+def _normal_cdf(x):
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Fill with values drawn from N(mean, std**2) truncated to [a, b] (exactly: by
+    rejection, with normal proposals, or uniform ones on [a, b] when the interval holds
+    little of the normal's mass). Warns, as PyTorch does, when `mean` is more than 2 std
+    from [a, b]; raises where no sampler here draws efficiently (an interval far in a tail).
+
+    Example: ``nn.init.trunc_normal_(w, std=0.02)`` (ViT-style weights)
+    """
+    mean, std, a, b = float(mean), float(std), float(a), float(b)
+    if mean < a - 2 * std or mean > b + 2 * std:
+        warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The "
+                      "distribution of values may be incorrect.", stacklevel=2)
+    if not (std > 0 and a < b):
+        raise ValueError(f"trunc_normal_: expected std > 0 and a < b, got std={std}, a={a}, "
+                         f"b={b}")
+    n = tensor.numel()
+    if n == 0:
+        return tensor
+    # acceptance rates of the two proposals
+    mass = _normal_cdf((b - mean) / std) - _normal_cdf((a - mean) / std)
+    peak = min(max(mean, a), b)  # where the density is highest on [a, b]
+    dens = math.exp(-0.5 * ((peak - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+    by_uniform = mass / ((b - a) * dens)
+    if max(mass, by_uniform) < 1e-3:
+        raise ValueError(f"trunc_normal_: [{a}, {b}] holds too little of N({mean}, {std}**2) "
+                         "to sample by rejection; move the interval closer to the mean")
+    kept = []
+    need = n
+    with no_grad():
+        while need > 0:
+            m = int(need / max(mass, by_uniform) * 1.2) + 16
+            x = empty(m, dtype=tensor.dtype, device=tensor.device)
+            if mass >= by_uniform:
+                x.normal_(mean, std, generator=generator)
+                x = x[(x >= a) & (x <= b)]
+            else:  # uniform on [a, b], accepted with density(x) / density(peak)
+                x.uniform_(a, b, generator=generator)
+                u = empty(m, dtype=tensor.dtype, device=tensor.device).uniform_(
+                    generator=generator)
+                x = x[u * dens * std * math.sqrt(2 * math.pi) <= (-0.5 * ((x - mean) / std)
+                                                                  ** 2).exp()]
+            kept.append(x[:need])
+            need -= int(kept[-1].numel())
+        return tensor.copy_(cat(kept).reshape(tuple(tensor.shape)))
 
 
 def constant_(tensor, val):
@@ -121,6 +173,7 @@ __all__ = [
     "calculate_gain",
     "uniform_",
     "normal_",
+    "trunc_normal_",
     "constant_",
     "zeros_",
     "ones_",

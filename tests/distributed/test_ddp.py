@@ -141,3 +141,45 @@ def test_shape_mismatch_names_the_first_parameter(several):
         DDP(model)
     with pytest.raises(RuntimeError, match="number of parameters"):
         DDP(nn.Linear(3, 4, bias=(r == 0)))
+
+
+def test_buffers_follow_rank_0(world):
+    r, n = world
+
+    class WithBuffer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 1)
+            self.register_buffer("count", gpugrad.tensor([float(r)]))
+
+        def forward(self, x):
+            self.count += 1 + r  # diverges between ranks unless re-broadcast
+            return self.fc(x)
+
+    model = DDP(WithBuffer())
+    assert model.module.count.tolist() == [0.0]  # rank 0's, at construction
+    model(gpugrad.ones(1, 2)).sum().backward()
+    model(gpugrad.ones(1, 2)).sum().backward()
+    assert model.module.count.tolist() == [2.0 + r]  # rank 0's (1) before the 2nd forward
+    assert_same_on_every_rank(flat_params(model.module))
+
+
+def test_buckets_start_during_backward_in_order(world):
+    """The last layer's bucket starts before backward reaches the first layer's weight."""
+    model = DDP(make_model(0), bucket_cap_mb=0.0002)
+    log = []
+    started = model._start
+
+    def start(bucket):
+        log.append(("start", model._buckets.index(bucket)))
+        started(bucket)
+
+    object.__setattr__(model, "_start", start)
+    first_weight = model.module[0].weight
+    first_weight.register_post_accumulate_grad_hook(lambda p: log.append("first weight ready"))
+    X, y = data()
+    ((model(X) - y) ** 2).mean().backward()
+    starts = [e for e in log if e != "first weight ready"]
+    assert starts == [("start", k) for k in range(len(model._buckets))]
+    assert log.index(("start", 0)) < log.index("first weight ready")
+    assert model.module[0].weight.grad is not None
