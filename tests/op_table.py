@@ -999,6 +999,123 @@ def _to_device(x, dev):
 row("to_device", lambda x: _to_device(_to_device(x, "cpu"), x.device), lambda a: a.copy(), F(3, 4))
 row("to_device", lambda x: _to_device(x, x.device), lambda a: a.copy(), F(), label="same")
 
+# ----------------------------------------------------------------------------- layers
+
+# Convolution and its two transposes (params: x_shape, w_shape, stride, padding pairs,
+# dilation, groups), against direct loops over output positions and kernel offsets.
+
+
+def _layer_op(name, *args, params):
+    registry = importlib.import_module("gpugrad.ops.registry")
+    return registry.apply(registry.OPS[name], args, params)
+
+
+def _conv_loops(x_shape, w_shape, stride, pads, dil, groups):
+    """(output size, [(output pos, kernel offset, padded input pos)])."""
+    nd = len(x_shape) - 2
+    padded = [x_shape[2 + i] + sum(pads[i]) for i in range(nd)]
+    out = tuple((padded[i] - dil[i] * (w_shape[2 + i] - 1) - 1) // stride[i] + 1 for i in range(nd))
+    loops = [(o, k, tuple(o[i] * stride[i] + k[i] * dil[i] for i in range(nd)))
+             for o in np.ndindex(*out) for k in np.ndindex(*w_shape[2:])]
+    return out, loops
+
+
+def np_conv(x, w, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    y = np.zeros((x_shape[0], w_shape[0]) + out, dtype=np.result_type(x, w))
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            y[(slice(None), oc) + o] += xp[(slice(None), ic) + i] @ w[(oc, slice(None)) + k].T
+    return y
+
+
+def np_conv_input_grad(g, w, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    gx = np.zeros(x_shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], pads)),
+                  dtype=np.result_type(g, w))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            gx[(slice(None), ic) + i] += g[(slice(None), oc) + o] @ w[(oc, slice(None)) + k]
+    return gx[(slice(None), slice(None)) + tuple(slice(lo, lo + n)
+                                                 for n, (lo, _) in zip(x_shape[2:], pads))]
+
+
+def np_conv_weight_grad(x, g, x_shape, w_shape, stride, pads, dil, groups):
+    out, loops = _conv_loops(x_shape, w_shape, stride, pads, dil, groups)
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    gw = np.zeros(w_shape, dtype=np.result_type(x, g))
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    for o, k, i in loops:
+        for gi in range(groups):
+            oc, ic = slice(gi * og, (gi + 1) * og), slice(gi * cg, (gi + 1) * cg)
+            gw[(oc, slice(None)) + k] += g[(slice(None), oc) + o].T @ xp[(slice(None), ic) + i]
+    return gw
+
+
+_CONVS = {  # label: (x shape, w shape, stride, padding pairs, dilation, groups)
+    "2d_groups_dilation": ((2, 4, 5, 6), (6, 2, 3, 2), (2, 1), ((1, 1), (0, 1)), (1, 2), 2),
+    "1d_stride_asym_pad": ((2, 3, 7), (4, 3, 3), (2,), ((1, 2),), (1,), 1),
+    "2d_1x1": ((1, 2, 3, 3), (3, 2, 1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1), 1),
+    "3d_groups": ((1, 2, 3, 4, 3), (2, 1, 2, 2, 2), (1, 2, 1), ((0, 0), (1, 0), (0, 1)),
+                  (1, 1, 1), 2),
+    "2d_depthwise_unused_rows": ((1, 3, 6, 5), (3, 1, 2, 2), (3, 2), ((0, 0), (0, 0)), (1, 1), 3),
+}
+for _label_, _p in _CONVS.items():
+    _out, _ = _conv_loops(*_p)
+    _g = (_p[0][0], _p[1][0]) + _out
+    row("conv", lambda x, w, _p=_p: _layer_op("conv", x, w, params=_p),
+        lambda x, w, _p=_p: np_conv(x, w, *_p), F(*_p[0]), F(*_p[1]), label=_label_)
+    row("conv_input_grad", lambda g, w, _p=_p: _layer_op("conv_input_grad", g, w, params=_p),
+        lambda g, w, _p=_p: np_conv_input_grad(g, w, *_p), F(*_g), F(*_p[1]), label=_label_)
+    row("conv_weight_grad", lambda x, g, _p=_p: _layer_op("conv_weight_grad", x, g, params=_p),
+        lambda x, g, _p=_p: np_conv_weight_grad(x, g, *_p), F(*_p[0]), F(*_g), label=_label_)
+
+# Max-pool indices (flat, per input plane; -inf padding; the first of ties).
+
+
+def np_max_pool_indices(x, kernel, stride, pads, dil):
+    nd = x.ndim - 2
+    xp = np.pad(x, ((0, 0), (0, 0), *pads), constant_values=-np.inf)
+    out, loops = _conv_loops(x.shape, (1, 1) + kernel, stride, pads, dil, 1)
+    best = np.full(x.shape[:2] + out, -np.inf)
+    idx = np.zeros(x.shape[:2] + out, dtype=np.int64)
+    for o, _, i in loops:  # kernel offsets in order: a later equal value does not win
+        v = xp[(slice(None), slice(None)) + i]
+        flat = np.ravel_multi_index(tuple(i[d] - pads[d][0] for d in range(nd)), x.shape[2:],
+                                    mode="clip")
+        better = v > best[(slice(None), slice(None)) + o]
+        best[(slice(None), slice(None)) + o][better] = v[better]
+        idx[(slice(None), slice(None)) + o][better] = flat
+    return idx
+
+
+for _label_, _x, _pp in [
+    ("2d", F(2, 3, 5, 6), ((3, 2), (2, 2), ((1, 1), (0, 1)), (1, 2))),
+    ("2d_ties", Z(2, 2, 4, 4), ((2, 2), (1, 1), ((0, 0), (0, 0)), (1, 1))),
+    ("1d_ceil", F(2, 2, 7), ((3,), (2,), ((1, 2),), (1,))),
+]:
+    row("max_pool_indices", lambda x, _pp=_pp: _layer_op("max_pool_indices", x, params=_pp),
+        lambda x, _pp=_pp: np_max_pool_indices(x, *_pp), _x, label=_label_, differentiable=False)
+
+# The normal CDF (exact GELU): Cephes' rational functions against math.erfc.
+_np_ndtr = np.vectorize(lambda v: 0.5 * math.erfc(-v / math.sqrt(2)), otypes=[np.float64])
+
+
+def np_ndtr(a):
+    return _np_ndtr(a).astype(a.dtype)
+
+
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr, F(3, 4, lo=-6.0, hi=6.0))
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr,
+    C([-40.0, -9.0, -1.5, -1.0, -0.3, 0.0, 0.7, 1.0, 3.0, 9.0, 40.0]), label="tails")
+row("ndtr", lambda x: _layer_op("ndtr", x, params=()), np_ndtr,
+    C([-np.inf, np.inf, np.nan]), label="special", differentiable=False)
+
 # Random sampling: rows whose draws are determined (a zero std, an empty range, p in {0, 1}),
 # so the forward has a reference on every device. The gradient is PyTorch's (zero: a sample
 # does not depend on its parameters): the differentiable rows have outputs that truly do not

@@ -74,6 +74,17 @@ def test_mlp_digits_progress_bar_and_missing_checkpoint(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+def test_cnn_digits_reaches_97_percent(capsys, device):
+    pytest.importorskip("sklearn")
+    cnn = load_example("cnn_digits")
+    out = run(cnn, capsys, "--device", device, "--epochs", 3)
+    assert f"device {device}, 1438 training and 359 test digits, images (1, 8, 8)" in out
+    assert "Conv2d(1, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))" in out
+    assert "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)" in out
+    assert len(re.findall(r"epoch\s+\d+/3\s+loss", out)) == 3
+    assert accuracy(out) >= 97.0, out
+
+
 def losses(out):
     return [float(v) for v in re.findall(rf"step\s+\d+\s+loss ({NUMBER})", out)]
 

@@ -10,11 +10,12 @@ Example::
     loss.backward()
 """
 
-from . import functional, init, loss, modules, parallel
+from . import functional, init, layers, loss, modules, parallel
+from .layers import *  # noqa: F403 - convolution, pooling, normalisation, activations
 from .loss import *  # noqa: F403 - the loss modules of loss.__all__
 from .module import Module
 from .modules import *  # noqa: F403 - the layers and containers of modules.__all__
 from .parameter import Parameter
 
 __all__ = ["functional", "init", "parallel", "Module", "Parameter", *modules.__all__,
-           *loss.__all__]
+           *loss.__all__, *layers.__all__]

@@ -8,8 +8,10 @@ from ..ops import composite
 from ..ops import elementwise as E
 from ..ops import linalg as L
 from ..ops.fused import linear_mse_loss
+from . import functional_layers as _layers
 from ._losses import *  # noqa: F403 - the loss functions of _losses.__all__
 from ._losses import __all__ as _loss_names
+from .functional_layers import *  # noqa: F403 - convolution, pooling, normalisation, activations
 
 relu = E.relu
 sigmoid = E.sigmoid
@@ -56,4 +58,4 @@ def dropout(input, p=0.5, training=True):
 
 
 __all__ = ["relu", "sigmoid", "tanh", "softplus", "softmax", "log_softmax", "linear",
-           "linear_mse_loss", "dropout", *_loss_names]
+           "linear_mse_loss", "dropout", *_loss_names, *_layers.__all__]

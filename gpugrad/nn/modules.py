@@ -110,7 +110,6 @@ def _activation(name, fn, doc):
     return type(name, (Module,), {"forward": forward, "__doc__": doc, "__module__": __name__})
 
 
-ReLU = _activation("ReLU", F.relu, "max(x, 0), elementwise. Example: ``nn.ReLU()(x)``")
 Tanh = _activation("Tanh", F.tanh, "tanh(x), elementwise.")
 Sigmoid = _activation("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)), elementwise.")
 
@@ -229,7 +228,6 @@ __all__ = [
     "Identity",
     "Flatten",
     "Dropout",
-    "ReLU",
     "Tanh",
     "Sigmoid",
     "Softplus",

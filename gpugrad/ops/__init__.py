@@ -15,6 +15,7 @@ from . import (
     composite,
     elementwise,
     fused,
+    layers,
     linalg,
     losses,
     methods,
