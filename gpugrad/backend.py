@@ -6,6 +6,7 @@ CuPy is imported lazily, the first time a CUDA device is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 
@@ -671,6 +672,17 @@ def py_scalar(s):
     if isinstance(s, np.generic):
         return s.item()
     return s
+
+
+def linalg_errors(a):
+    """A context in which a factorization of `a` that fails (a singular matrix, one that is
+    not positive-definite) raises numpy.linalg.LinAlgError: NumPy always does; CuPy only
+    inside ``cupyx.errstate(linalg="raise")`` (else it returns garbage or NaN)."""
+    if type(a) is np.ndarray:
+        return contextlib.nullcontext()
+    import cupyx  # noqa: PLC0415 - optional, lazy by design
+
+    return cupyx.errstate(linalg="raise")
 
 
 def quiet_fp():
