@@ -13,6 +13,7 @@ import math
 import warnings
 
 from .. import backend as B
+from ..core.batched import physical
 from ..core.factories import arange
 from ..core.tensor import Tensor
 from ..ops import composite
@@ -339,8 +340,9 @@ def _class_check(name, input, target, weight):
 
 def _targets_need_care(target, c, ignore_index):
     """Whether some target is out of [0, c) or equals ignore_index (then the general path
-    raises or leaves it out); read off the raw array, as this runs on every training step."""
-    d = target._data
+    raises or leaves it out); read off the raw array, as this runs on every training step
+    (inside vmap: every example's)."""
+    d = physical(target)
     if d.size == 0:
         return False
     lo, hi = int(d.min()), int(d.max())

@@ -13,6 +13,7 @@ import builtins
 from collections import namedtuple
 
 from .. import backend as B
+from ..core.batched import physical
 from ..core.dims import norm_dim
 from ..core.tensor import Tensor, wrap
 from .registry import apply, defop, named, public
@@ -283,7 +284,8 @@ def bincount(input, weights=None, minlength=0):
     Example: ``gpugrad.tensor([0, 1, 1, 3]).bincount()`` -> tensor([1, 2, 0, 1])
     """
     xd = input._data
-    if xd.ndim != 1 or xd.dtype.kind not in "iub" or (xd.size and bool((xd < 0).any())):
+    values = physical(input)  # (inside vmap: every example's)
+    if xd.ndim != 1 or xd.dtype.kind not in "iub" or (xd.size and bool((values < 0).any())):
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
