@@ -7,9 +7,9 @@ parameters with an optimizer from gpugrad.optim (plain SGD by default, which is 
 p -= lr * p.grad under no_grad(), or Adam), as one would in PyTorch. With --optimizer lbfgs each
 step is one L-BFGS iteration with a strong-Wolfe line search, driven by a closure that
 re-evaluates the loss (the classic choice for regression: it reaches the least-squares
-solution in a few dozen steps). At the end the learned
-parameters are compared with w_true and with the least-squares solution computed by NumPy on
-host copies. With --chunk the loss and its gradient come from
+solution in a few dozen steps). At the end the learned parameters are compared with w_true
+and with the closed-form least-squares solution, gpugrad.linalg.lstsq (as torch.linalg.lstsq)
+in float64. With --chunk the loss and its gradient come from
 gpugrad.nn.functional.linear_mse_loss, which reads X once per step in cache-sized row chunks
 (gradient accumulation over chunks) instead of twice. With tqdm installed a progress bar shows
 the live loss; --plot draws the loss curve with matplotlib (pip install 'gpugrad[plot]').
@@ -175,11 +175,10 @@ def main(argv=None):
     final = ((X @ w + b - y) ** 2).mean().item()
     print(f"final loss {final:.6f} (noise variance {args.noise**2:.6f})")
 
-    # Compare [w; b] with the truth and with NumPy's least-squares solution, in float64.
-    Xh = X.cpu().numpy().astype(np.float64)
-    yh = y.cpu().numpy().astype(np.float64)
-    A = np.hstack([Xh, np.ones((args.n, 1))])
-    lstsq = np.linalg.lstsq(A, yh, rcond=None)[0].ravel()
+    # Compare [w; b] with the truth and with the closed-form least-squares solution
+    # (gpugrad.linalg.lstsq, as torch.linalg.lstsq), in float64 on the same device.
+    A = gpugrad.cat([X.double(), gpugrad.ones(args.n, 1, dtype=gpugrad.float64, device=device)], 1)
+    lstsq = gpugrad.linalg.lstsq(A, y.double()).solution.cpu().numpy().ravel()
     learned = np.concatenate([w.detach().cpu().numpy().ravel(), b.detach().cpu().numpy()])
     truth = np.concatenate([w_true.cpu().numpy().ravel(), b_true.cpu().numpy()])
     print(f"max |[w, b] - [w_true, b_true]| = {np.abs(learned - truth).max():.3e}")

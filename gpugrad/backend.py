@@ -6,6 +6,7 @@ CuPy is imported lazily, the first time a CUDA device is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 
@@ -63,7 +64,7 @@ def to_dtype(d) -> dtype:
     if isinstance(d, str) and d in _BY_NAME:
         return _BY_NAME[d]
     if d is float:
-        return _default[0]
+        return float64  # Python's float is a double, as in PyTorch
     if d is int:
         return int64
     if d is bool:
@@ -569,7 +570,10 @@ _rng = [np.random.default_rng()]
 
 def manual_seed(seed: int):
     """Seed the CPU generator and, when CuPy is loaded, every GPU's generator."""
-    seed = int(seed)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"manual_seed: expected an int seed, got {seed!r}") from None
     if not -2**63 <= seed < 2**64:
         raise RangeError(f"manual_seed: seed {seed} is out of range [-2**63, 2**64)")
     seed %= 2**64  # PyTorch accepts negative seeds (taken modulo 2**64)
@@ -666,6 +670,17 @@ def py_scalar(s):
     if isinstance(s, np.generic):
         return s.item()
     return s
+
+
+def linalg_errors(a):
+    """A context in which a factorization of `a` that fails (a singular matrix, one that is
+    not positive-definite) raises numpy.linalg.LinAlgError: NumPy always does; CuPy only
+    inside ``cupyx.errstate(linalg="raise")`` (else it returns garbage or NaN)."""
+    if type(a) is np.ndarray:
+        return contextlib.nullcontext()
+    import cupyx  # noqa: PLC0415 - optional, lazy by design
+
+    return cupyx.errstate(linalg="raise")
 
 
 def quiet_fp():

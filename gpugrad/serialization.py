@@ -126,6 +126,8 @@ def save(obj, f):
         _write(f, header, blobs)
         return
     path = os.fspath(f)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"gpugrad.save: {path} is a directory; give a file path")
     directory = os.path.dirname(os.path.abspath(path))
     _clean_stale(path)
     fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path) + f"{os.getpid()}.", suffix=".tmp",

@@ -492,3 +492,26 @@ def test_linalg_error_is_torchs_kind():
     assert issubclass(gg.linalg.LinAlgError, RuntimeError)
     with pytest.raises(RuntimeError, match="singular"):
         gg.linalg.inv(gg.zeros(2, 2))
+
+
+@pytest.mark.parametrize("a", [
+    np.array([[1., 2.], [2., 4.]]),
+    np.array([[1., 2., 3.], [4., 5., 6.], [7., 8., 9.]]),
+    np.array([[[1., 2., 3.], [2., 4., 6.], [0., 1., 5.]], [[2., 0., 1.], [1., 3., 0.],
+                                                           [0., 1., 1.]]]),
+])
+def test_det_gradient_at_singular_matrices_is_the_adjugate(a):
+    """det is a polynomial: its gradient at a singular matrix is the cofactor matrix (checked
+    against central differences). PyTorch 2.13 returns zeros there instead."""
+    x = gg.tensor(a, requires_grad=True)
+    gg.linalg.det(x).sum().backward()
+    h = 1e-6
+    fd = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[i] = h
+        fd[i] = (np.linalg.det(a + e).sum() - np.linalg.det(a - e).sum()) / (2 * h)
+    np.testing.assert_allclose(_np(x.grad), fd, atol=1e-6)
+    with pytest.raises(gg.linalg.LinAlgError, match="singular matrix"):
+        y = gg.tensor(a, requires_grad=True)
+        gg.autograd.grad(gg.linalg.det(y).sum(), y, create_graph=True)

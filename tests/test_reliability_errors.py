@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 
 import numpy as np
 import pytest
+from bad_inputs_15 import raising_cases
 
 import gpugrad as gg
 import gpugrad.nn.functional as F
@@ -392,10 +394,22 @@ CASES = [
 # fmt: on
 
 
+# -- issue 15's probe (tests/bad_inputs_15.py): every input PyTorch refuses, and those gpugrad
+# refuses by a recorded difference; each message must name the op.
+CASES += [case(f"probe-{c.id}", lambda d, c=c: _quiet(c.fn, gg), kinds, c.op)
+          for c, kinds in raising_cases()]
+
+
+def _quiet(fn, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
 def test_the_catalogue_is_large_and_ids_are_unique():
     ids = [p.id for p in CASES]
     assert len(ids) == len(set(ids))
-    assert len(ids) >= 60
+    assert len(ids) >= 60 + 200  # 141 before issue 15, and its probe's
 
 
 @pytest.mark.parametrize("fn, exc, patterns", CASES)

@@ -4,6 +4,7 @@ Tensor methods, which create tensors like an existing one."""
 from __future__ import annotations
 
 import builtins
+import math
 import time
 
 from .. import backend as B
@@ -119,7 +120,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """An uninitialised tensor (zeros here: NumPy and CuPy allocate cheaply either way)."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _filled("empty", _size("empty", size), 0, _dtype(dtype), device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -167,6 +168,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     start, end, step = (B.py_scalar(v) for v in (start, end, step))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if not builtins.all(math.isfinite(v) for v in (start, end, step)):
+        raise RuntimeError(f"arange: unsupported range {start} -> {end} (step {step}): the "
+                           "bounds and the step must be finite")
     if (end - start) * step < 0:
         raise RuntimeError(f"arange: upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")

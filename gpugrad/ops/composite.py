@@ -48,7 +48,9 @@ def lerp(input, end, weight):
 
 @public("Arithmetic")
 def square(input):
-    """x * x."""
+    """x * x (a bool tensor squares to int64, as in PyTorch)."""
+    if input._data.dtype.kind == "b":
+        input = input.to(B.int64)
     return named(input * input, "PowBackward0")  # PyTorch's square is pow(x, 2)
 
 

@@ -8,6 +8,7 @@ modes, any order (PyTorch's ``auto_element_wise``).
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Callable
 
@@ -186,22 +187,38 @@ sigmoid = unary("sigmoid", _sigmoid_fwd, lambda F, x, out: out * (1.0 - out), "o
                 group="Activations",
                 doc="The logistic function 1 / (1 + exp(-x)), computed without overflow.")
 # Primitive, not maximum(x, 0): one node named ReluBackward0, the mask read off the output.
-relu = unary("relu", lambda xp, x: xp.maximum(x, 0),
+def _relu_fwd(xp, x):
+    if x.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
+    return xp.maximum(x, 0)
+
+
+relu = unary("relu", _relu_fwd,
              lambda F, x, out: out > 0, "out", floating=False, group="Activations",
              doc="max(x, 0), elementwise; gradient 0 at 0, as in PyTorch.")
 abs = unary("abs", "abs", lambda F, x, out: F.sign(x), floating=False, aliases=("absolute",),
             doc="Absolute value; gradient sign(x), 0 at 0.")
-sign = unary("sign", "sign", None, None, floating=False,
+sign = unary("sign", lambda xp, x: x.copy() if x.dtype.kind == "b" else xp.sign(x), None, None,
+             floating=False,
              doc="-1, 0 or 1 by the sign of x (zero gradient).")
-floor = unary("floor", "floor", None, None, floating=False,
+def _no_bool(fn):
+    """A forward that refuses bool input, as PyTorch has no kernel for it."""
+    def fwd(xp, x, *params):
+        if x.dtype.kind == "b":
+            raise NotImplementedError(f"\"{fn}\" is not implemented for bool tensors")
+        return getattr(xp, fn)(x, *params)
+    return fwd
+
+
+floor = unary("floor", _no_bool("floor"), None, None, floating=False,
               doc="Round down, elementwise (zero gradient).")
-ceil = unary("ceil", "ceil", None, None, floating=False,
+ceil = unary("ceil", _no_bool("ceil"), None, None, floating=False,
              doc="Round up, elementwise (zero gradient).")
-trunc = unary("trunc", "trunc", None, None, floating=False, aliases=("fix",),
+trunc = unary("trunc", _no_bool("trunc"), None, None, floating=False, aliases=("fix",),
               doc="Round towards zero, elementwise (zero gradient).")
 frac = unary("frac", lambda xp, x: x - xp.trunc(x), 1, None,
              doc="The fractional part x - trunc(x), with the sign of x.")
-_ROUND = unary_op("round", "round", None, None, floating=False)
+_ROUND = unary_op("round", _no_bool("round"), None, None, floating=False)
 
 
 @public("Elementwise", inplace=True)
@@ -278,7 +295,19 @@ def _pow_da(F, a, b, out):
     return F.where(b == 0, 0.0, b * a ** (b - 1))
 
 
-POW = binary("pow", "power", (_pow_da, _pow_db), save="all",
+def _pow_fwd(xp, a, b):
+    if a.dtype.kind == "b" and _kind(b) == "b":
+        raise NotImplementedError("not implemented for two bool operands")
+    # Integer bases to negative integer powers: the truncated quotient, as PyTorch (1, -1 or 0)
+    if getattr(b, "dtype", None) is not None and b.dtype.kind in "iu" and a.dtype.kind in "iu" \
+            and bool(xp.any(b < 0)):
+        r = xp.power(a, xp.where(b < 0, 0, b))
+        unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b % 2), 0)).astype(r.dtype)
+        return xp.where(b < 0, unit, r)
+    return xp.power(a, b)
+
+
+POW = binary("pow", _pow_fwd, (_pow_da, _pow_db), save="all",
              save_out=True, node_name="PowBackward1")
 
 
@@ -289,7 +318,13 @@ def _pow_scalar_d(F, x, out, p):
     return p * x ** (p - 1) if p != 2 else 2 * x
 
 
-POW_SCALAR = unary_op("pow_scalar", lambda xp, x, p: x * x if p == 2 else xp.power(x, p),
+def _pow_scalar_fwd(xp, x, p):
+    if x.dtype.kind == "b":  # bool ** bool stays bool: x ** True is x, x ** False is True
+        return x | (not p)
+    return x * x if p == 2 else xp.power(x, p)
+
+
+POW_SCALAR = unary_op("pow_scalar", _pow_scalar_fwd,
                       _pow_scalar_d, floating=False, node_name="PowBackward0")
 
 
@@ -306,6 +341,11 @@ def add(input, other, *, alpha=1, out=None):
 @public("Arithmetic", inplace=True, aliases=("subtract",))
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other, with broadcasting."""
+    if builtins.any(isinstance(v, bool) or isinstance(v, Tensor) and v._data.dtype.kind == "b"
+                    for v in (input, other)):
+        raise RuntimeError("sub: Subtraction, the `-` operator, with a bool tensor is not "
+                           "supported. If you are trying to invert a mask, use the `~` or "
+                           "`logical_not()` operator instead.")
     return apply(SUB, (input, _scaled(other, alpha)), (), out)
 
 
@@ -360,6 +400,8 @@ def pow(input, exponent, *, out=None):
                         f"{type(exponent).__name__}")
     if isinstance(exponent, float) and input._data.dtype.kind != "f":
         input = input.to(B.get_default_dtype())
+    elif input._data.dtype.kind == "b" and not isinstance(exponent, bool):
+        input = input.to(B.int64)  # bool ** int is int64, as in PyTorch
     return apply(POW_SCALAR, (input,), (exponent,), out)
 
 
@@ -372,10 +414,17 @@ def _is_int(v):
     return dt.kind in "biu" if dt is not None else isinstance(v, int)
 
 
+def _kind(v):
+    dt = getattr(v, "dtype", None)
+    return dt.kind if dt is not None else None
+
+
 def _divmod_fwd(fn):
     # Either operand may be a Python scalar: it stays one (weak, as in PyTorch: a float32
     # tensor // 2.5 is float32), and only an integer division checks for a zero divisor.
     def fwd(xp, a, b, *params):
+        if _kind(a) == "b" and (_kind(b) == "b" or isinstance(b, bool)):
+            raise NotImplementedError("not implemented for two bool operands")
         if _is_int(a) and _is_int(b) and bool(xp.any(xp.asarray(b) == 0)):
             raise ZeroDivisionError("integer division by zero")
         return fn(xp, a, b, *params)

@@ -571,9 +571,11 @@ def _cholesky_error(name, a):
 
 def _guarded(xp, fn, error, a, *args):
     """``fn(a, *args)``, raising `error(a)` where the array library found the matrix singular
-    or not positive-definite (NumPy raises; CuPy returns non-finite values)."""
+    or not positive-definite (and, as a second guard on a GPU, where a finite input gave
+    non-finite values)."""
     try:
-        out = fn(a, *args)
+        with B.linalg_errors(a):
+            out = fn(a, *args)
     except B.numpy.linalg.LinAlgError:
         raise error(a) from None
     if xp is not B.numpy and out.size and not bool(xp.isfinite(out).all()) and bool(
@@ -624,16 +626,38 @@ def _mat(F, v):
     return F.reshape(v, s + (1, 1), s)
 
 
+def _cofactors(a):
+    """det(A) A^-T (the cofactor matrix), also where A is singular: with A = U S V^T it is
+    det(U) det(V) U diag(prod_{j != i} s_j) V^T (on arrays; no graph)."""
+    xp = B.xp_of(a)
+    u, s, vt = xp.linalg.svd(a)
+    ones = xp.ones_like(s[..., :1])
+    before = xp.cumprod(xp.concatenate([ones, s[..., :-1]], -1), -1)
+    after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(s, -1)[..., :-1]], -1), -1), -1)
+    sign = xp.linalg.det(u) * xp.linalg.det(vt)
+    return xp.asarray(sign)[..., None, None] * ((u * (before * after)[..., None, :]) @ vt)
+
+
+def _det_grad(F, a, out):
+    """det(A) A^-T: through the inverse (differentiable again) where every matrix is
+    invertible; through an SVD where one is singular, on arrays only."""
+    if bool((out != 0).all()):
+        return _mat(F, out) * mT(F, F.inv(a))
+    if F.builds_graph:
+        raise LinAlgError("linalg.det: the derivative at a singular matrix is computed on "
+                          "arrays only: not under create_graph=True or in forward mode")
+    return _cofactors(a)
+
+
 def _det_vjp(F, g, args, out, n):
     # d det(A) = det(A) tr(A^-1 dA): the gradient is det(A) A^-T (the transposed adjugate).
-    (a,) = args
-    return (_mat(F, g * out) * mT(F, F.inv(a)),)
+    return (_mat(F, g) * _det_grad(F, args[0], out),)
 
 
 def _det_jvp(F, ts, args, out, params):
     (t,), (a,) = ts, args
     s = tuple(t.shape)
-    return out * F.sum(mT(F, F.inv(a)) * t, (len(s) - 2, len(s) - 1), False, s)
+    return F.sum(_det_grad(F, a, out) * t, (len(s) - 2, len(s) - 1), False, s)
 
 
 DET = defop("det", lambda xp, a: xp.linalg.det(a), _det_vjp, _det_jvp, save=((0,),),
@@ -642,8 +666,8 @@ DET = defop("det", lambda xp, a: xp.linalg.det(a), _det_vjp, _det_jvp, save=((0,
 
 @public("Linear algebra")
 def det(input):
-    """The determinant of a square (batched) matrix. Its gradient, det(A) A^-T, needs A to be
-    invertible (backward raises `LinAlgError` otherwise).
+    """The determinant of a square (batched) matrix. Its gradient, det(A) A^-T, is also
+    defined where A is singular (then computed through an SVD, first order only).
 
     Example: ``gpugrad.tensor([[2., 1.], [1., 3.]]).det()`` -> tensor(5.)
     """

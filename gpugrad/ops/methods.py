@@ -46,6 +46,8 @@ def fill_(self, value):
             raise RuntimeError(f"fill_: only supports a 0-dimensional value tensor, but got one "
                                f"with shape {tuple(value._data.shape)}")
         value = value.reshape(())
+    else:
+        value = B.check_scalar(value, self.dtype, "fill_")
     node = "FillBackward3" if isinstance(value, Tensor) else "FillBackward2"
     return _written(self, self.grad_fn, S.index_put(self, (Ellipsis,), value,
                                                     out=Target(self, "fill_")), node)

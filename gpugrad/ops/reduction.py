@@ -55,6 +55,8 @@ def _reduce_fwd(fn):
         if x.dtype == B.float16.np:  # accumulate float16 in float32, as PyTorch does
             return getattr(xp, fn)(x, axis=dims, keepdims=keepdim,
                                    dtype=B.float32.np).astype(x.dtype)
+        if x.dtype.kind in "iub":  # integers sum to int64, as in PyTorch
+            return getattr(xp, fn)(x, axis=dims, keepdims=keepdim, dtype=B.int64.np)
         return getattr(xp, fn)(x, axis=dims, keepdims=keepdim)
     return fwd
 
@@ -242,7 +244,10 @@ argmin = _index_reduce("argmin")
 
 
 def _bool_reduce(name) -> Callable[..., Tensor]:
-    op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(x, axis=dims, keepdims=keepdim))
+    # uint8 in, uint8 out (PyTorch's rule); every other dtype gives bool
+    op = defop(name, lambda xp, x, dims, keepdim: getattr(xp, name)(
+        x, axis=dims, keepdims=keepdim).astype(B.uint8.np if x.dtype == B.uint8.np else bool,
+                                              copy=False))
 
     def fn(input, dim=None, keepdim=False):
         return apply(op, (input,), (reduce_dims(name, dim, input._data.ndim), keepdim))
@@ -278,11 +283,15 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 @public("Reductions")
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Variance over `dim` with Bessel's correction (``correction=1``) unless told otherwise."""
+    return _var("var", input, dim, unbiased, keepdim, correction)
+
+
+def _var(name, input, dim, unbiased, keepdim, correction):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"var: expected a floating-point tensor, got {input.dtype}")
-    dims = reduce_dims("var", dim, input._data.ndim)
+        raise RuntimeError(f"{name}: expected a floating-point tensor, got {input.dtype}")
+    dims = reduce_dims(name, dim, input._data.ndim)
     half = input._data.dtype == B.float16.np  # float16: accumulate in float32
     x = input.to(B.float32) if half else input
     d = x - mean(x, dims, keepdim=True)
@@ -295,7 +304,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """Standard deviation over `dim` (square root of ``var``); its gradient where the data are
     constant (std 0) is 0, PyTorch's subgradient."""
-    v = var(input, dim, unbiased, keepdim, correction=correction)
+    v = _var("std", input, dim, unbiased, keepdim, correction)
     zero = v == 0
     # where twice: the sqrt branch never sees 0, so no inf * 0 = NaN reaches the gradient
     return named(where(zero, 0.0, where(zero, 1.0, v).sqrt()), "StdBackward0")

@@ -222,7 +222,8 @@ def op_error(name, exc, args):
         shapes = " and ".join(str(tuple(a._data.shape)) for a in args if isinstance(a, Tensor))
         return RuntimeError(f"{name}: shapes {shapes} cannot be broadcast together "
                             f"(inputs: {_describe(args)})")
-    kind = type(exc) if isinstance(exc, (IndexError, TypeError)) else RuntimeError
+    kind = type(exc) if isinstance(exc, (IndexError, TypeError, ZeroDivisionError)) else \
+        RuntimeError
     return kind(f"{name}: {msg} (inputs: {_describe(args)})")
 
 

@@ -381,6 +381,8 @@ def chunk(input, chunks, dim=0) -> tuple[Tensor, ...]:
 @public("Shape and indexing")
 def unbind(input, dim=0) -> tuple[Tensor, ...]:
     """The slices along `dim`, as a tuple (the dim removed)."""
+    if input._data.ndim == 0:
+        raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
     d = norm_dim("unbind", dim, input._data.ndim)
     return tuple(named(select(input, d, i), "UnbindBackward0")
                  for i in range(input._data.shape[d]))
@@ -417,6 +419,9 @@ def flip(input, dims):
 def repeat(input, *sizes):
     """Tile the tensor: ``x.repeat(2, 3)`` repeats dim -2 twice and dim -1 three times."""
     sizes = size_args("repeat", sizes)
+    if builtins.any(s < 0 for s in sizes):
+        raise RuntimeError(f"repeat: Trying to create tensor with negative dimension "
+                           f"(repeats {list(sizes)})")
     shp = input._data.shape
     if len(sizes) < len(shp):
         raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller "
@@ -434,7 +439,8 @@ def repeat(input, *sizes):
 @public("Shape and indexing")
 def tile(input, dims):
     """``repeat`` with the repeats given as one sequence."""
-    return repeat(input, *dims)
+    dims = tuple(dims)
+    return repeat(input, *(1,) * (input._data.ndim - len(dims)), *dims)
 
 
 # ----------------------------------------------------------------------------- indexing
