@@ -508,6 +508,8 @@ def to_numpy(a):
     """A host (NumPy) array of `a`; copies from the GPU only here."""
     if type(a) is np.ndarray:
         return a
+    if isinstance(a, np.generic):  # a NumPy scalar (a 0-d result of a rule on arrays)
+        return np.asarray(a)
     return a.get()
 
 

@@ -1,5 +1,5 @@
 """Function transforms with ``torch.func``'s names: grad, grad_and_value, vjp, jvp, jacrev, jacfwd,
-hessian.
+hessian, vmap; and functional_call, stack_module_state.
 
 Each transform takes a function and returns a function (``vjp`` and ``jvp`` evaluate at once).
 They are built on the engine: reverse mode (`grad`, `vjp`, `jacrev`) runs ``autograd.grad`` on
@@ -35,13 +35,15 @@ import threading
 from .autograd import forward_ad as fwAD
 from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
+from .core import batched as _b
 from .core import factories as _F
 from .core.node import Node
-from .core.state import fw_levels
+from .core.state import batch_levels, fw_levels
 from .core.tensor import Tensor
-from .ops import stack
+from .ops import cat, narrow, stack
 
-__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"]
+__all__ = ["grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "vmap",
+           "functional_call", "stack_module_state"]
 
 # ----------------------------------------------------------------------------- pytrees
 
@@ -73,7 +75,9 @@ def _unflatten(spec, leaves):
             return next(it)
         kind, keys, specs = s
         items = [build(c) for c in specs]
-        return dict(zip(keys, items)) if kind is dict else kind(items)
+        if kind is dict:
+            return dict(zip(keys, items))
+        return kind(*items) if hasattr(kind, "_fields") else kind(items)  # (namedtuples)
 
     return build(spec)
 
@@ -128,6 +132,8 @@ def _enter(x, made):
         y = x.clone()
         if y._rg:
             return y
+    elif type(x) is _b.BatchedTensor:  # a new logical leaf; the values keep their own graph
+        y = x._lift()
     else:
         y = x.detach()
     y.requires_grad_()
@@ -161,7 +167,8 @@ def _reaches_user_leaf(tensors, made):
 
 def _need_graph(tensors, made):
     """Whether the backward pass must be recorded (create_graph) for someone to use it."""
-    return _nested() or _reaches_user_leaf(tensors, made)
+    return _nested() or _reaches_user_leaf(tensors, made) or (bool(batch_levels) and any(
+        _b.outer_tracked(x) for x in made.values() if type(x) is _b.BatchedTensor))
 
 
 def _finish(tree, made):
@@ -172,7 +179,7 @@ def _finish(tree, made):
     out = []
     for t in leaves:
         if isinstance(t, Tensor) and t._rg and not _reaches_user_leaf([t], made):
-            t = t.detach()
+            t = t._lift() if type(t) is _b.BatchedTensor else t.detach()
         out.append(t)
     return _unflatten(spec, out)
 
@@ -540,3 +547,274 @@ def hessian(func, argnums=0):
     """
     # Forward over reverse, as torch.func: the jvp of every vjp rule is itself an op's jvp.
     return jacfwd(jacrev(func, argnums), argnums)
+
+
+# ----------------------------------------------------------------------------- vmap
+
+
+def _leaf_dims(name, what, dims, tree):
+    """Per leaf of `tree`, its dim: `dims` is an int or None for the whole tree, or a nest of
+    the tree's structure (tuples, lists, dicts) ending in ints or None."""
+    if dims is None or isinstance(dims, int):
+        return [dims] * len(_flatten(tree)[0])
+    if isinstance(dims, (tuple, list)) and isinstance(tree, (tuple, list)) and \
+            len(dims) == len(tree):
+        return [d for sub, t in zip(dims, tree) for d in _leaf_dims(name, what, sub, t)]
+    if isinstance(dims, dict) and isinstance(tree, dict) and set(dims) == set(tree):
+        return [d for k, t in tree.items() for d in _leaf_dims(name, what, dims[k], t)]
+    raise ValueError(
+        f"{name}: {what}={dims!r} is not compatible with the structure of the "
+        f"{'inputs' if what == 'in_dims' else 'outputs'} ({type(tree).__name__}); give an int, "
+        "None, or a nest matching it")
+
+
+def _norm(name, what, d, ndim):
+    if not -ndim <= d < ndim:
+        raise ValueError(f"{name}: {what} {d} is out of range for a tensor with {ndim} dims "
+                         f"(expected a dim in [{-ndim}, {ndim - 1}])")
+    return d % ndim
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    """`func` over a batch: the new function runs `func` on every example at once and stacks
+    the results, as ``torch.func.vmap``.
+
+    ``in_dims`` says where each positional argument is batched: an int (negative counts from
+    the end), None (the same for every example: Python numbers, unbatched tensors), or a tuple
+    with one entry per argument, each an int, None or a nest (tuples, lists, dicts) matching
+    that argument. ``out_dims`` likewise places the batch in the outputs (tensors or nests of
+    tensors). Keyword arguments are not batched. Each op runs once on the whole batch, through
+    its batching rule (``gpugrad.ops.batching``); an op without a rule raises.
+
+    vmap nests (``vmap(vmap(f))``) and composes with every transform in any order:
+    ``vmap(grad(loss), in_dims=(None, 0, 0))`` gives per-example gradients,
+    ``vmap(jacrev(f))`` batched Jacobians, ``grad(lambda p: vmap(f)(p).sum())`` works.
+    ``randomness``: "error" (random ops inside raise), "different" (each example draws its
+    own), "same" (one draw for all). ``chunk_size`` runs the batch in chunks of that many
+    examples (less memory; the outputs are joined).
+
+    Example::
+
+        >>> from gpugrad.func import vmap
+        >>> x, y = gpugrad.randn(5, 3), gpugrad.randn(5, 3)
+        >>> vmap(gpugrad.dot)(x, y).shape          # one dot product per row
+        gpugrad.Size([5])
+        >>> vmap(lambda row, w: row * w, in_dims=(0, None))(x, gpugrad.ones(3)).shape
+        gpugrad.Size([5, 3])
+    """
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"vmap: randomness must be 'error', 'different' or 'same', got "
+                           f"{randomness!r}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size <= 0):
+        raise ValueError(f"vmap: chunk_size should be None or a positive int, got {chunk_size!r}")
+    if not isinstance(in_dims, (int, tuple)) and in_dims is not None:
+        raise ValueError(f"vmap: in_dims must be an int, None or a tuple, got "
+                         f"{type(in_dims).__name__}")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if isinstance(in_dims, tuple) and len(in_dims) != len(args):
+            raise ValueError(f"vmap: in_dims has {len(in_dims)} entries but the function was "
+                             f"called with {len(args)} positional arguments")
+        leaves, spec = _flatten(tuple(args))
+        dims = _leaf_dims("vmap", "in_dims", in_dims, tuple(args))
+        size = None
+        for i, (x, d) in enumerate(zip(leaves, dims)):
+            if d is None:
+                continue
+            if not isinstance(x, Tensor):
+                raise ValueError(f"vmap: got in_dim={d} for an input of type "
+                                 f"{type(x).__name__}; only tensors can be batched (use None)")
+            d = dims[i] = _norm("vmap", "in_dim", d, x.ndim)
+            n = x.shape[d]
+            if size is None:
+                size = n
+            elif n != size:
+                raise ValueError(f"vmap: expected all batched inputs to have the same size in "
+                                 f"their batch dims, got sizes {size} and {n}")
+        if size is None:
+            raise ValueError("vmap: at least one input must be batched (in_dims are all None "
+                             "or there are no tensor inputs)")
+        if chunk_size is None or chunk_size >= size:
+            return _vmap_call(func, leaves, dims, spec, size, kwargs)
+        parts = []
+        for start in range(0, size, chunk_size):
+            n = min(chunk_size, size - start)
+            chunk = [x if d is None else narrow(x, d, start, n) for x, d in zip(leaves, dims)]
+            parts.append(_vmap_call(func, chunk, dims, spec, n, kwargs))
+        first, ospec = _flatten(parts[0])
+        odims = _leaf_dims("vmap", "out_dims", out_dims, parts[0])
+        joined = []
+        for k, (o, d) in enumerate(zip(first, odims)):
+            if d is None:
+                joined.append(o)
+            else:
+                joined.append(cat([_flatten(p)[0][k] for p in parts],
+                                  _norm("vmap", "out_dim", d, o.ndim)))
+        return _unflatten(ospec, joined)
+
+    def _vmap_call(func, leaves, dims, spec, size, kwargs):
+        with _b.level(size, randomness) as lv:
+            wrapped = [x if d is None else _b.batched(x, d, lv) for x, d in zip(leaves, dims)]
+            out = func(*_unflatten(spec, wrapped), **kwargs)
+        outs, ospec = _flatten(out)
+        odims = _leaf_dims("vmap", "out_dims", out_dims, out)
+        result = []
+        for o, d in zip(outs, odims):
+            if not isinstance(o, Tensor):
+                raise ValueError(f"vmap: `func` must only return tensors (or nests of them), "
+                                 f"got {type(o).__name__}")
+            if d is None:
+                if type(o) is _b.BatchedTensor and o._level is lv:
+                    raise ValueError("vmap: out_dims is None for an output that differs from "
+                                     "example to example; give it a batch dim")
+                result.append(o)
+            else:
+                result.append(_b.unbatched(o, lv, _norm("vmap", "out_dim", d, o.ndim + 1)))
+        return _unflatten(ospec, result)
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- modules
+
+
+def _slots(module):
+    """Every (name, owner module, kind, key) where a parameter or buffer sits, tied ones
+    included under each of their names."""
+    out = []
+
+    def walk(m, prefix, seen):
+        if id(m) in seen:
+            return
+        seen = seen | {id(m)}
+        for kind in ("_parameters", "_buffers"):
+            for k, v in getattr(m, kind).items():
+                if v is not None:
+                    out.append((prefix + k, m, kind, k))
+        for k, sub in m._modules.items():
+            if sub is not None:
+                walk(sub, prefix + k + ".", seen)
+
+    walk(module, "", frozenset())
+    return out
+
+
+def functional_call(module, params_and_buffers, args=None, kwargs=None, *, tie_weights=True,
+                    strict=False):
+    """Call `module` with its parameters and buffers replaced by those given, as
+    ``torch.func.functional_call``: a module as a pure function of its weights, for `grad`,
+    `jacrev`, `vmap` (ensembles) and the like.
+
+    ``params_and_buffers`` maps names (as in ``named_parameters()``) to tensors (a dict, or a
+    tuple of dicts); the others keep the module's own. ``args`` is one argument or a tuple of
+    them. With ``tie_weights``, a tensor given for one of several names of one tied
+    parameter replaces it under all of them; ``strict`` requires every parameter and buffer
+    to be given. The module is restored afterwards.
+
+    Example::
+
+        >>> net = gpugrad.nn.Linear(3, 1)
+        >>> params = {k: v.detach() for k, v in net.named_parameters()}
+        >>> loss = lambda p, x: functional_call(net, p, (x,)).sum()
+        >>> grad(loss)(params, gpugrad.ones(2, 3))["bias"]
+        tensor([2.])
+    """
+    if isinstance(params_and_buffers, dict):
+        given = dict(params_and_buffers)
+    elif isinstance(params_and_buffers, (tuple, list)) and all(
+            isinstance(d, dict) for d in params_and_buffers):
+        given = {}
+        for d in params_and_buffers:
+            for k, v in d.items():
+                if k in given:
+                    raise ValueError(f"functional_call: {k!r} appeared in multiple dictionaries")
+                given[k] = v
+    else:
+        raise TypeError("functional_call: expected params_and_buffers to be a dict or a tuple "
+                        f"of dicts, got {type(params_and_buffers).__name__}")
+    slots = _slots(module)
+    names = {name for name, *_ in slots}
+    for k, v in given.items():
+        if not isinstance(v, Tensor):
+            raise TypeError(f"functional_call: the value for {k!r} must be a tensor, got "
+                            f"{type(v).__name__}")
+    unexpected = sorted(set(given) - names)
+    missing = sorted(names - set(given))
+    if tie_weights:  # a name not given still follows a tied name that is
+        by_obj: dict = {}
+        for name, m, kind, k in slots:
+            by_obj.setdefault(id(getattr(m, kind)[k]), []).append(name)
+        for group in by_obj.values():
+            vals = {id(given[n]): n for n in group if n in given}
+            if len(vals) > 1:
+                raise ValueError(f"functional_call: tied weights {sorted(group)} were given "
+                                 "different values")
+            if vals:
+                v = given[next(iter(vals.values()))]
+                for n in group:
+                    given.setdefault(n, v)
+                missing = [n for n in missing if n not in group]
+    if unexpected or (strict and missing):
+        parts = []
+        if unexpected:
+            parts.append(f"unexpected key(s): {', '.join(map(repr, unexpected))}")
+        if strict and missing:
+            parts.append(f"missing key(s): {', '.join(map(repr, missing))}")
+        raise RuntimeError(f"functional_call: error(s) in reparametrizing for "
+                           f"{type(module).__name__}: {'; '.join(parts)}")
+    saved = []
+    try:
+        for name, m, kind, k in slots:
+            if name in given:
+                d = getattr(m, kind)
+                saved.append((d, k, d[k]))
+                d[k] = given[name]
+        if args is None:
+            args = ()
+        elif not isinstance(args, tuple):
+            args = (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for d, k, v in reversed(saved):
+            d[k] = v
+
+
+def stack_module_state(models):
+    """``(params, buffers)``: each parameter and buffer of `models` (modules of one
+    architecture) stacked along a new first dim, for ``vmap`` over an ensemble with
+    `functional_call`. The stacked parameters are new leaves (they require grad where the
+    models' do), not tied to the models.
+
+    Example::
+
+        >>> models = [gpugrad.nn.Linear(3, 2) for _ in range(5)]
+        >>> params, buffers = stack_module_state(models)
+        >>> params["weight"].shape
+        gpugrad.Size([5, 2, 3])
+    """
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: expected at least one model, got none")
+    kinds = {type(m) for m in models}
+    if len(kinds) > 1:
+        raise RuntimeError("stack_module_state: expected all models to be of the same class, "
+                           f"got {sorted(k.__name__ for k in kinds)}")
+    if len({m.training for m in models}) > 1:
+        raise RuntimeError("stack_module_state: expected all models to be in the same "
+                           "training/eval mode")
+
+    def stacked(named):
+        names = [n for n, _ in named(models[0])]
+        out = {}
+        for n in names:
+            ts = [dict(named(m))[n] for m in models]
+            if any(tuple(t.shape) != tuple(ts[0].shape) for t in ts):
+                raise RuntimeError(f"stack_module_state: {n!r} has different shapes across "
+                                   "the models")
+            s = stack([t.detach() for t in ts])
+            out[n] = s.requires_grad_(ts[0].requires_grad) if ts[0].requires_grad else s
+        return out
+
+    return (stacked(lambda m: list(m.named_parameters())),
+            stacked(lambda m: list(m.named_buffers())))

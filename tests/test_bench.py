@@ -28,10 +28,13 @@ def expected_rows(suite: str, torch: bool, jax: bool) -> list[str]:
     elif suite == "overhead":
         rows = ["numpy hand", "gpugrad", "numpy forward", *(["torch"] if torch else []),
                 *(["jax vjp"] if jax else [])]
+    elif suite == "vmap":
+        rows = ["numpy hand", "gpugrad vmap", "gpugrad loop of grad",
+                *(["torch.func vmap"] if torch else []), *(["jax jit vmap"] if jax else [])]
     elif suite == "mlp":
         rows = ["numpy hand", "numpy hand, W (out, in)", "gpugrad", *(["torch"] if torch else []),
                 *(["jax jit"] if jax else [])]
-    else:
+    else:  # cheapgrad
         names = ["numpy hand", "gpugrad", *(["torch"] if torch else []),
                  *(["jax jit"] if jax else [])]
         rows = [f"{n} {kind}" for n in names for kind in ("value", "value+grad")]
@@ -62,12 +65,12 @@ def quick_all(tmp_path_factory):
     return rc, out.getvalue(), json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("suite", ["linreg", "overhead", "mlp", "cheapgrad"])
+@pytest.mark.parametrize("suite", ["linreg", "overhead", "mlp", "cheapgrad", "vmap"])
 def test_suite_prints_every_row_with_numbers(quick_all, suite):
     rc, text, _ = quick_all
     assert rc == 0, text
     section = sections(text)[suite]
-    tables = {"overhead": 2, "cheapgrad": 2}.get(suite, 1)
+    tables = {"overhead": 2, "cheapgrad": 2, "vmap": 2}.get(suite, 1)
     for name in expected_rows(suite, HAS["torch"], HAS["jax"]):
         found = row_numbers(section, name)
         assert len(found) == tables, f"{suite}: row {name!r} missing in\n{section}"
@@ -87,7 +90,7 @@ def test_json_has_every_row_and_the_environment(quick_all):
     for key in ("python", "numpy", "torch", "jax", "cupy", "device", "device_name", "date", "cpu"):
         assert key in env
     assert env["numpy"] == np.__version__ and env["device"] == "cpu"
-    for suite in ("linreg", "overhead", "mlp", "cheapgrad"):
+    for suite in ("linreg", "overhead", "mlp", "cheapgrad", "vmap"):
         names = {r["name"] for r in doc["rows"] if r["suite"] == suite}
         fused = {"gpugrad fused value", "gpugrad fused value+grad"}
         fused = fused if suite == "cheapgrad" else set()

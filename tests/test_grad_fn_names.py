@@ -377,6 +377,7 @@ TORCH_NAMES = {
     'F.logsigmoid(x)': 'LogSigmoidBackward0',
     'F.multi_margin_loss(x, tgt)': 'MultiMarginLossBackward0',
     'F.triplet_margin_with_distance_loss(x, y, prob)': 'MeanBackward0',
+    'F.multilabel_margin_loss(x, ix.repeat(1, 2))': 'MultilabelMarginLossBackward0',
 }
 
 # call -> (gpugrad's name, why it differs from PyTorch's)

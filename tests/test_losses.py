@@ -182,6 +182,10 @@ BASE: list[Loss] = [
     Loss("multi_margin_loss", lambda r: [u(r, 5, 4), classes(r, 4, 5)],
          {"p": 2, "margin": 0.7, "weight": np.array([0.5, 1.0, 2.0, 1.5])}, label="p2_weight"),
     Loss("multi_margin_loss", lambda r: [u(r, 4), np.array(2)], label="unbatched"),
+    Loss("multilabel_margin_loss", lambda r: [u(r, 4, 5), np.array(
+        [[3, 0, -1, 1, 4], [1, 1, 2, -1, -1], [-1, 0, 0, 0, 0], [4, 3, 2, 1, 0]])]),
+    Loss("multilabel_margin_loss", lambda r: [u(r, 4), np.array([2, 0, -1, 3])],
+         label="unbatched"),
 ]
 
 
@@ -208,7 +212,8 @@ MODULES = {"mse_loss": "MSELoss", "l1_loss": "L1Loss", "smooth_l1_loss": "Smooth
            "soft_margin_loss": "SoftMarginLoss",
            "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
            "triplet_margin_loss": "TripletMarginLoss", "multi_margin_loss": "MultiMarginLoss",
-           "triplet_margin_with_distance_loss": "TripletMarginWithDistanceLoss"}
+           "triplet_margin_with_distance_loss": "TripletMarginWithDistanceLoss",
+           "multilabel_margin_loss": "MultiLabelMarginLoss"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -573,6 +578,12 @@ ERRORS = {
         T.ones(2, 3), T.ones(2, 3), T.ones(3)),
     "tmwd-reduction": lambda F, T: F.triplet_margin_with_distance_loss(
         T.ones(2, 3), T.ones(2, 3), T.ones(2, 3), reduction="avg"),
+    "mlm-out-of-range": lambda F, T: F.multilabel_margin_loss(T.ones(1, 3),
+                                                              T.tensor([[0, -1, 5]])),
+    "mlm-below-minus-one": lambda F, T: F.multilabel_margin_loss(T.ones(1, 3),
+                                                                 T.tensor([[-2, 0, 1]])),
+    "mlm-shape": lambda F, T: F.multilabel_margin_loss(T.ones(1, 3), T.tensor([[0, -1]])),
+    "mlm-float-target": lambda F, T: F.multilabel_margin_loss(T.ones(1, 2), T.ones(1, 2)),
     "TripletMarginLoss-margin": lambda F, T: (nn if T is gg else torch.nn).TripletMarginLoss(
         margin=0.0),
 }
@@ -597,7 +608,8 @@ def test_errors_have_torch_types(call):
                  "huber": "huber_loss", "smooth_l1": "smooth_l1_loss",
                  "bce_logits": "binary_cross_entropy_with_logits",
                  "soft_margin": "soft_margin_loss", "mlsm": "multilabel_soft_margin_loss",
-                 "mm": "multi_margin_loss", "tmwd": "triplet_margin_with_distance_loss"}[name]
+                 "mm": "multi_margin_loss", "tmwd": "triplet_margin_with_distance_loss",
+                 "mlm": "multilabel_margin_loss"}[name]
         assert short in str(got.value)
 
 

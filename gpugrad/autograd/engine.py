@@ -11,8 +11,9 @@ import threading
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
+from ..core.batched import BatchedTensor, physical
 from ..core.node import FREED, Node
-from ..core.state import anomaly, duals, fw_levels, post_hooked, state, track_all
+from ..core.state import anomaly, batch_levels, duals, fw_levels, post_hooked, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
@@ -62,6 +63,8 @@ _grad_lock = threading.Lock()
 def _own(g, handed):
     """A gradient safe to store in ``.grad``: a copy where it may alias another array."""
     d = g._data
+    if type(g) is BatchedTensor:  # (its _data is a placeholder; rules never alias a batch)
+        return g
     if id(d) in handed or d.base is not None:
         g = wrap(d.copy())
     handed.add(id(g._data))
@@ -72,6 +75,11 @@ def store_grad(t, g, create_graph, handed):
     """Accumulate cotangent `g` (tensor or array) into ``t.grad`` (in place unless building a
     graph), after checking its shape and casting it to t's dtype, as PyTorch's engine does."""
     g = _tensor(g)
+    if type(g) is BatchedTensor and type(t) is not BatchedTensor:
+        raise RuntimeError(
+            "backward: inside vmap, the gradient of a tensor that is the same for every example "
+            "has one value per example and cannot be accumulated into its .grad; use "
+            "gpugrad.func.grad (or vjp) inside vmap instead of backward()")
     if g._data.shape != t._data.shape:
         raise RuntimeError(f"backward: the gradient computed for a tensor of shape "
                            f"{tuple(t._data.shape)} has shape {tuple(g._data.shape)} (a rule "
@@ -82,7 +90,7 @@ def store_grad(t, g, create_graph, handed):
         old = t.grad
         if old is None:
             t.grad = _own(g, handed) if not create_graph else g
-        elif create_graph or old._rg:
+        elif create_graph or old._rg or type(old) is BatchedTensor or type(g) is BatchedTensor:
             t.grad = old + g
         else:
             old._data += g._data
@@ -90,7 +98,8 @@ def store_grad(t, g, create_graph, handed):
 
 def _saved_out(n):
     """The op's output, rebuilt on node `n` (so that a graph built now runs through it)."""
-    t = wrap(n.out_data)
+    d = n.out_data
+    t = d._lift() if type(d) is BatchedTensor else wrap(d)
     t._vc = n.out_vc
     if n.out_fw is not None:  # the tangents of the levels that made them and are still open
         tokens, fw = n.out_fw
@@ -109,7 +118,7 @@ def _check_nan(n, grads):
     for i, gi in enumerate(grads):
         if gi is None:
             continue
-        d = gi._data if isinstance(gi, Tensor) else B.numpy.asarray(gi) if type(gi) not in _XP \
+        d = physical(gi) if isinstance(gi, Tensor) else B.numpy.asarray(gi) if type(gi) not in _XP \
             else gi
         if d.dtype.kind == "f" and bool(B.xp_of(d).isnan(d).any()):
             where = n.trace or "(unknown: anomaly mode was off in the forward)"
@@ -208,7 +217,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
     or a forward-AD level open). Returns the gradients for `inputs` when given (None where
     unreachable), else None.
     """
-    graph = bool(create_graph or fw_levels[0])
+    # (inside vmap the rules run on tensors too: cotangents may be batched)
+    graph = bool(create_graph or fw_levels[0] or batch_levels)
     buffers: dict = {}
     handed: set = set()
     roots = []
@@ -341,7 +351,7 @@ def _result(g, t, handed):
     g = _tensor(g)
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
-    if g._data.base is not None or id(g._data) in handed:
+    if type(g) is not BatchedTensor and (g._data.base is not None or id(g._data) in handed):
         if not g._rg:
             g = wrap(g._data.copy())
     handed.add(id(g._data))

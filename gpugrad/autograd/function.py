@@ -36,7 +36,8 @@ import warnings
 from typing import Any
 
 from .. import backend as B
-from ..core.state import fw_levels, state, track_all
+from ..core.batched import BatchedTensor, batched
+from ..core.state import batch_levels, fw_levels, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops import registry
 from ..ops.namespace import sum_to
@@ -207,6 +208,8 @@ class Function:
         """Run ``forward`` on `args` and record it as one node of the graph (when grad mode is
         on and a tensor input requires grad); returns what ``forward`` returned, its tensors
         being new tensors with ``grad_fn`` this Function's node."""
+        if batch_levels and any(type(a) is BatchedTensor for a in (*args, *kwargs.values())):
+            return _apply_vmap(cls, args, kwargs)
         ops = _ops(cls)
         setup = cls.setup_context is not Function.setup_context
         if setup:  # setup_context sees every argument of forward, defaults included
@@ -230,6 +233,58 @@ class Function:
             ctx._args = ctx._kwargs = ctx._outputs = ctx._tangents = ctx._error = None
             ctx._fw_save = None
             ctx.to_save = ()
+
+
+class VmapInfo:
+    """What a Function's ``vmap`` staticmethod gets: ``batch_size`` and ``randomness``."""
+
+    def __init__(self, batch_size, randomness):
+        self.batch_size = batch_size
+        self.randomness = randomness
+
+    def __repr__(self):
+        return f"VmapInfo(batch_size={self.batch_size}, randomness={self.randomness!r})"
+
+
+def _apply_vmap(cls, args, kwargs):
+    """``cls.apply`` inside vmap on batched inputs: the class's ``vmap`` staticmethod, as in
+    torch.func, called with the innermost level's values and their batch dims (None where an
+    argument is the same for every example); it returns ``(outputs, out_dims)``."""
+    if getattr(cls, "generate_vmap_rule", False):
+        raise NotImplementedError(
+            f"{cls.__name__}: generate_vmap_rule=True is not supported by gpugrad; define the "
+            "vmap staticmethod instead (vmap(info, in_dims, *args) -> (outputs, out_dims))")
+    if not hasattr(cls, "vmap"):
+        raise RuntimeError(
+            f"vmap: the autograd.Function {cls.__name__} has no vmap rule. To use it inside "
+            "vmap, define the staticmethod vmap(info, in_dims, *args) -> (outputs, out_dims), "
+            "as in torch.func (generate_vmap_rule=True is not supported)")
+    level = None
+    for a in args:
+        if type(a) is BatchedTensor and (level is None or a._level.id > level.id):
+            level = a._level
+    if level is None:
+        raise RuntimeError(f"vmap: {cls.__name__}: batched keyword arguments are not supported")
+    mine = [type(a) is BatchedTensor and a._level is level for a in args]
+    if any(m and (a._rg or getattr(a, "_fw", None)) for a, m in zip(args, mine)):
+        raise RuntimeError(
+            f"vmap: the autograd.Function {cls.__name__} got inputs that a transform inside "
+            "vmap differentiates (grad or jvp inside vmap); gpugrad runs a Function's vmap "
+            "rule only outside such transforms (grad(vmap(f)) works, vmap(grad(f)) does not)")
+    vals = tuple(a._value if m else a for a, m in zip(args, mine))
+    in_dims = tuple(a._bdim if m else None for a, m in zip(args, mine))
+    out, out_dims = cls.vmap(VmapInfo(level.size, level.randomness), in_dims, *vals, **kwargs)
+    if isinstance(out, tuple):
+        dims = out_dims if isinstance(out_dims, tuple) else (out_dims,) * len(out)
+        if len(dims) != len(out):
+            raise RuntimeError(f"vmap: {cls.__name__}.vmap returned {len(out)} outputs but "
+                               f"{len(dims)} out_dims")
+        return tuple(o if d is None or not isinstance(o, Tensor) else
+                     batched(o, d % o.ndim, level) for o, d in zip(out, dims))
+    if not isinstance(out_dims, int) and out_dims is not None:
+        raise RuntimeError(f"vmap: {cls.__name__}.vmap returned one output, so out_dims must "
+                           f"be an int or None, got {out_dims!r}")
+    return out if out_dims is None else batched(out, out_dims % out.ndim, level)
 
 
 def _ops(cls):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import warnings
 
+from ..core.batched import batched, level, unbatched
 from ..core.tensor import Tensor
 from ..ops import stack
 from . import forward_ad
@@ -308,9 +309,9 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     instead of whole Jacobians), ``nondet_tol`` (backward run twice must agree within it),
     ``check_undefined_grad`` (zero output gradients give zero input gradients),
     ``check_grad_dtypes`` (gradients have their inputs' dtypes and devices).
-    ``check_batched_grad`` and ``check_batched_forward_grad`` need ``vmap``, which gpugrad
-    does not have yet: they raise NotImplementedError. ``masked`` is accepted and ignored
-    (gpugrad has no sparse tensors).
+    ``check_batched_grad`` (the vjps of a batch of cotangents taken at once under vmap equal
+    those taken one at a time) and ``check_batched_forward_grad`` (the same for the jvps of a
+    batch of tangents). ``masked`` is accepted and ignored (gpugrad has no sparse tensors).
 
     Example::
 
@@ -321,8 +322,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not (check_forward_ad or check_backward_ad):
         raise ValueError("gradcheck: expected at least one of check_forward_ad or "
                          "check_backward_ad to be True")
-    if check_batched_grad or check_batched_forward_grad:
-        raise NotImplementedError("gradcheck: check_batched_grad needs gpugrad.func.vmap")
     inputs = _as_tuple(inputs)
     pos = [p for p, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not pos:
@@ -338,9 +337,14 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             stacklevel=2,
         )
     try:
-        return _gradcheck(func, inputs, pos, eps, atol, rtol, raise_exception, nondet_tol,
-                          check_undefined_grad, check_grad_dtypes, check_forward_ad,
-                          check_backward_ad, fast_mode)
+        ok = _gradcheck(func, inputs, pos, eps, atol, rtol, raise_exception, nondet_tol,
+                        check_undefined_grad, check_grad_dtypes, check_forward_ad,
+                        check_backward_ad, fast_mode)
+        if ok and check_batched_grad and check_backward_ad:
+            ok = _batched_grads(func, inputs, pos, atol, rtol, raise_exception)
+        if ok and check_batched_forward_grad:
+            ok = _batched_forward_grads(func, inputs, pos, atol, rtol, raise_exception)
+        return ok
     except GradcheckError as exc:
         if low:
             raise GradcheckError(
@@ -348,6 +352,72 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                 "finite differences in lower precision are too inaccurate for its tolerances; "
                 "use .double())") from None
         raise
+
+
+def _close_batch(what, got, want, lv, atol, rtol, raise_exception):
+    """Compare `got` (computed under vmap level `lv`: one entry per tensor) with `want` (per
+    batch element k, the same entries computed alone)."""
+    for j, g in enumerate(got):
+        g = unbatched(g, lv)
+        for k, ws in enumerate(want):
+            w = ws[j]
+            if w is None and g is None:
+                continue
+            like = w if w is not None else g[k]
+            a = g[k] if g is not None else like.new_zeros(like.shape)
+            b = w if w is not None else like.new_zeros(like.shape)
+            err = float(((a - b).abs() - rtol * b.abs()).amax().item()) if b.numel() else 0.0
+            if err > atol:
+                return _fail(raise_exception, (
+                    f"{what}: entry {j} for batch element {k}, computed under vmap (batched), "
+                    f"differs from the one computed alone by up to {err + atol:.3g}\nbatched:\n"
+                    f"{a}\nalone:\n{b}"))
+    return True
+
+
+def _batched_grads(fn, inputs, pos, atol, rtol, raise_exception, n=3):
+    """``check_batched_grad``: per output, the vjps of `n` random cotangents taken at once
+    under vmap (every vjp rule on batched tensors) against one vjp per cotangent."""
+    rng = random.Random(2)
+    with enable_grad():
+        outputs = _float_outputs(fn(*inputs))
+    diff = [inputs[p] for p in pos]
+    for i, o in enumerate(outputs):
+        if not o.requires_grad or not o.numel():
+            continue
+        cts = [_random_unit(rng, o) for _ in range(n)]
+        want = [_autograd_grad(o, diff, c, retain_graph=True, allow_unused=True) for c in cts]
+        with level(n) as lv:
+            got = _autograd_grad(o, diff, batched(stack(cts), 0, lv), retain_graph=True,
+                                 allow_unused=True)
+        if not _close_batch(f"check_batched_grad (output {i}, gradients w.r.t. the inputs)",
+                            got, want, lv, atol, rtol, raise_exception):
+            return False
+    return True
+
+
+def _batched_forward_grads(fn, inputs, pos, atol, rtol, raise_exception, n=3):
+    """``check_batched_forward_grad``: per input, the jvps of `n` random tangents taken at once
+    under vmap (every jvp rule on batched tangents) against one jvp per tangent."""
+    rng = random.Random(3)
+    for p in pos:
+        x = inputs[p]
+        ts = [_random_unit(rng, x) for _ in range(n)]
+        want = []
+        for t in ts:
+            with forward_ad.dual_level():
+                args = list(inputs)
+                args[p] = forward_ad.make_dual(_fresh(x), t)
+                want.append([forward_ad.unpack_dual(o).tangent
+                             for o in _float_outputs(fn(*args))])
+        with level(n) as lv, forward_ad.dual_level():
+            args = list(inputs)
+            args[p] = forward_ad.make_dual(_fresh(x), batched(stack(ts), 0, lv))
+            got = [forward_ad.unpack_dual(o).tangent for o in _float_outputs(fn(*args))]
+        if not _close_batch(f"check_batched_forward_grad (input {p}, tangents of the outputs)",
+                            got, want, lv, atol, rtol, raise_exception):
+            return False
+    return True
 
 
 def _gradcheck(fn, inputs, pos, eps, atol, rtol, raise_exception, nondet_tol,

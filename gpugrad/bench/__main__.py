@@ -4,6 +4,7 @@
     python -m gpugrad.bench linreg --n 100000 --json out.json
     python -m gpugrad.bench overhead --device cuda --size 1 1000
     python -m gpugrad.bench all --quick          # tiny sizes: a smoke test in seconds
+    python -m gpugrad.bench vmap --batch-sizes 8  # per-sample gradients, one small batch
     mpiexec -n 2 python -m mpi4py -m gpugrad.bench distributed   # not part of "all"
 
 Exits with status 1 when a row's gradient disagrees with its reference (flagged WRONG).
@@ -21,14 +22,14 @@ from typing import Any
 import gpugrad
 import gpugrad.distributed as dist
 
-from . import cheapgrad, distributed, linreg, mlp, overhead
+from . import cheapgrad, distributed, linreg, mlp, overhead, persample
 from .harness import Bench, write_json
 
 SUITES: dict[str, Callable[[Bench, Any], None]] = {
     "linreg": linreg.run, "overhead": overhead.run, "mlp": mlp.run, "cheapgrad": cheapgrad.run,
-    "distributed": distributed.run}
+    "vmap": persample.run, "distributed": distributed.run}
 # "all": the single-process suites (distributed runs under mpiexec, when named)
-ALL = ["linreg", "overhead", "mlp", "cheapgrad"]
+ALL = ["linreg", "overhead", "mlp", "cheapgrad", "vmap"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="linreg, cheapgrad: rows of X (default 1000000)")
     p.add_argument("--d", type=int, help="linreg, cheapgrad: columns of X (default 256)")
     p.add_argument("--batch", type=int, help="mlp, cheapgrad: batch size (default 64)")
+    p.add_argument("--batch-sizes", type=int, nargs="+",
+                   help="vmap: batch sizes (default 64 512)")
     p.add_argument("--ops", type=int, help="overhead: ops in the chain (default 1000)")
     p.add_argument("--size", type=int, nargs="+", help="overhead: tensor sizes (default 1 100)")
     p.add_argument("--repeat", type=int,

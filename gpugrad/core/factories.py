@@ -8,6 +8,8 @@ import math
 import time
 
 from .. import backend as B
+from .batched import random_batch, wrap_levels
+from .state import batch_levels
 from .tensor import (
     LEGACY_TYPES,
     Size,
@@ -215,6 +217,12 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def _random(kind, size, dtype, device, requires_grad, generator=None, **kw):
     dev = B.as_device(device)
+    if batch_levels:  # inside vmap: by the levels' randomness (an error, one draw, or per example)
+        lead, levels = random_batch(size)
+        if lead:
+            t = wrap_levels(wrap(B.random(kind, lead + tuple(size), dtype.np, dev, kind, generator,
+                                          **kw)), levels)
+            return t.requires_grad_(True) if requires_grad else t
     return _finish(B.random(kind, size, dtype.np, dev, kind, generator, **kw), requires_grad)
 
 
@@ -318,8 +326,11 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     if n - 1 > top:
         raise B.RangeError(f"randperm: n={n} is too large for dtype {dt.name} (values up to "
                            f"{top} only)")
-    idx = B.random("rand", (n,), B.numpy.float64, B.as_device(device), "randperm", generator)
-    return _finish(B.xp_of(idx).argsort(idx).astype(dt.np), requires_grad)
+    lead, levels = random_batch((n,)) if batch_levels else ((), ())
+    idx = B.random("rand", lead + (n,), B.numpy.float64, B.as_device(device), "randperm",
+                   generator)
+    t = _finish(B.xp_of(idx).argsort(idx, axis=-1).astype(dt.np), requires_grad)
+    return wrap_levels(t, levels)
 
 
 def manual_seed(seed):

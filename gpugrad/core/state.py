@@ -63,3 +63,7 @@ def track_all(t) -> None:
         if k < len(duals):
             duals[k][id(t)] = weakref.ref(t)
 
+
+# vmap: the open batch levels, outermost first (each a `gpugrad.core.batched.Level`). Empty
+# outside vmap: `apply` looks for batched inputs only when it is not (one check per op).
+batch_levels: list = []

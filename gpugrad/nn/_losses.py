@@ -733,6 +733,47 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     return named(_reduce(loss.reshape(()) if one else loss, reduction), "MultiMarginLossBackward0")
 
 
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Multi-label hinge loss of scores `input` (N, C) or (C,): each row of `target` (the input's
+    shape) lists the sample's classes, ended by the first -1; per sample the loss is ``sum over
+    listed y and unlisted i of max(0, 1 - (x[y] - x[i])) / C``.
+
+    Example::
+
+        >>> F.multilabel_margin_loss(gpugrad.tensor([[0.1, 0.2, 0.4, 0.8]]),
+        ...                          gpugrad.tensor([[3, 0, -1, 1]]))
+        tensor(0.8500)
+    """
+    name = "multilabel_margin_loss"
+    _tensors(name, input=input, target=target)
+    reduction = _reduction(name, size_average, reduce, reduction)
+    if target.dtype.is_floating_point or target.dtype is B.bool_:
+        raise RuntimeError(f"{name}: expected target dtype to be an integer type (class indices), "
+                           f"but got {target.dtype}")
+    if input.ndim > 2:
+        raise RuntimeError(f"{name}: Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"{name}: inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(input.shape)}")
+    one = input.ndim <= 1
+    x, t = (input.reshape(1, -1), target.reshape(1, -1)) if one else (input, target)
+    c = x.shape[1]
+    if t.numel() and bool(((t < -1) | (t >= c)).any().item()):
+        raise RuntimeError(f"{name}: argument #2 'target' is out of range (class indices in "
+                           f"[0, {c}), -1 ending a row's list)")
+    classes = _arange_like(c, t)
+    end = E.where(t == -1, classes, c).amin(1, keepdim=True)  # where each row's list ends
+    listed = classes < end  # (N, K): position k holds a class of the sample
+    safe = E.where(listed, t, 0)
+    is_target = ((safe.unsqueeze(2) == classes) & listed.unsqueeze(2)).any(1)  # (N, C)
+    z = (1 - x.gather(1, safe).unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)  # (N, K, C)
+    z = E.where(listed.unsqueeze(2) & ~is_target.unsqueeze(1), z, 0.0)
+    loss = z.sum((1, 2)) / c
+    return named(_reduce(loss.reshape(()) if one else loss, reduction),
+                 "MultilabelMarginLossBackward0")
+
+
 def _arange_like(n, like):
     return arange(n, dtype=like.dtype, device=like.device)
 
@@ -772,4 +813,5 @@ __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_
            "binary_cross_entropy_with_logits", "soft_margin_loss", "multilabel_soft_margin_loss",
            "nll_loss", "cross_entropy", "kl_div", "gaussian_nll_loss", "poisson_nll_loss",
            "cosine_embedding_loss", "margin_ranking_loss", "hinge_embedding_loss",
-           "triplet_margin_loss", "multi_margin_loss", "triplet_margin_with_distance_loss"]
+           "triplet_margin_loss", "multi_margin_loss", "triplet_margin_with_distance_loss",
+           "multilabel_margin_loss"]

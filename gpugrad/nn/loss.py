@@ -287,6 +287,14 @@ class MultiMarginLoss(_WeightedLoss):
                                    weight=self.weight, reduction=self.reduction)
 
 
+class MultiLabelMarginLoss(_Loss):
+    """Multi-label hinge loss over the classes each target row lists (see
+    ``F.multilabel_margin_loss``). Example: ``nn.MultiLabelMarginLoss()(scores, lists)``"""
+
+    def forward(self, input, target):
+        return F.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
 class TripletMarginWithDistanceLoss(_Loss):
     """``TripletMarginLoss`` with any ``distance_function(x1, x2)`` (see
     ``F.triplet_margin_with_distance_loss``).
@@ -311,4 +319,4 @@ __all__ = ["MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWith
            "NLLLoss", "CrossEntropyLoss", "KLDivLoss", "GaussianNLLLoss", "PoissonNLLLoss",
            "CosineEmbeddingLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "TripletMarginLoss", "MultiMarginLoss",
-           "TripletMarginWithDistanceLoss"]
+           "TripletMarginWithDistanceLoss", "MultiLabelMarginLoss"]

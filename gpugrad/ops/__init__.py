@@ -11,6 +11,7 @@ import functools
 
 from ..core.tensor import Tensor
 from . import (
+    batching,
     compare,
     composite,
     elementwise,
@@ -41,6 +42,7 @@ def _checked(fn, name):
 
 
 methods.attach_all()
+batching.register()  # vmap's rules, on every entry registered by now
 for _name, _p in PUBLIC.items():
     if _p.function:
         globals()[_name] = _checked(_p.fn, _name) if _p.first_tensor else _p.fn

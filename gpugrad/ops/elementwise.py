@@ -177,7 +177,8 @@ tanh = unary("tanh", "tanh", lambda F, x, out: 1.0 - out * out, "out",
 asinh = unary("asinh", "arcsinh", lambda F, x, out: F.rsqrt(x * x + 1.0), aliases=("arcsinh",),
               doc="Inverse hyperbolic sine, elementwise.")
 # (x - 1)(x + 1) rather than x*x - 1: no cancellation near x = 1.
-acosh = unary("acosh", "arccosh", lambda F, x, out: F.rsqrt((x - 1.0) * (x + 1.0)),
+# + 0.0 turns the -0.0 of x = -1 into +0.0, so the gradient there is +inf, as in PyTorch.
+acosh = unary("acosh", "arccosh", lambda F, x, out: F.rsqrt((x - 1.0) * (x + 1.0) + 0.0),
               aliases=("arccosh",), doc="Inverse hyperbolic cosine, elementwise (x >= 1).")
 atanh = unary("atanh", "arctanh", lambda F, x, out: 1.0 / ((1.0 - x) * (1.0 + x)),
               aliases=("arctanh",), doc="Inverse hyperbolic tangent, elementwise (|x| < 1).")
@@ -516,7 +517,10 @@ def _float_binary(name, fwd, d, doc, *, save="all", save_out=False, aliases=(),
 
 def _atan2_d(i):
     def d(F, a, b, out):
-        return (b if i == 0 else -a) / (a * a + b * b)
+        # 0 at the origin, PyTorch's subgradient (0 / 0 otherwise)
+        r2 = a * a + b * b
+        zero = r2 == 0
+        return F.where(zero, 0.0, (b if i == 0 else -a) / F.where(zero, 1.0, r2))
     return d
 
 

@@ -6,6 +6,7 @@ and the norms of ``gpugrad.linalg``."""
 from __future__ import annotations
 
 from .. import backend as B
+from ..core.batched import front_values, wrap_levels
 from ..core.dims import norm_dim
 from ..core.tensor import Tensor, wrap
 from .elementwise import linear_op, where
@@ -693,8 +694,9 @@ LOGABSDET = defop("slogdet", lambda xp, a: xp.linalg.slogdet(a)[1], _logabsdet_v
 def slogdet_of(A, name, kind):
     """(sign, logabsdet) as the named tuple `kind` (PyTorch: slogdet or linalg_slogdet)."""
     _check_square(name, A)
-    xp = B.xp_of(A._data)
-    sign = wrap(xp.asarray(xp.linalg.slogdet(A._data)[0]))
+    values, levels = front_values(A)  # (inside vmap: every example's)
+    xp = B.xp_of(values)
+    sign = wrap_levels(wrap(xp.asarray(xp.linalg.slogdet(values)[0])), levels)
     return return_type(kind, ("sign", "logabsdet"))(sign, apply(LOGABSDET, (A,)))
 
 
@@ -882,24 +884,27 @@ def lstsq(A, B_, rcond=None, *, driver=None):
     x = apply(LSTSQ, (a, b), (eps * max(m, n) if rcond is None else float(rcond),))
     if vector:
         x = named(x.squeeze(-1), "LinalgLstsqBackward0")
-    xp = B.xp_of(A._data)
+    values, levels = front_values(a)  # (inside vmap: every example's)
+    xp = B.xp_of(values)
     empty = wrap(xp.zeros(0, dtype=A._data.dtype))
     driver = driver or "gelsy"
-    sv = xp.linalg.svd(a._data, compute_uv=False) if driver in ("gelsd", "gelss") else None
+    sv = xp.linalg.svd(values, compute_uv=False) if driver in ("gelsd", "gelss") else None
     if driver == "gels":
+        rank_values = None
         rank = wrap(xp.zeros(0, dtype=B.int64.np))
     else:
-        s = sv if sv is not None else xp.linalg.svd(a._data, compute_uv=False)
+        s = sv if sv is not None else xp.linalg.svd(values, compute_uv=False)
         tol = (eps * max(m, n) if rcond is None else float(rcond)) * (
             s[..., :1] if s.shape[-1] else 0)
-        rank = wrap(xp.asarray((s > tol).sum(-1)).astype(B.int64.np))
+        rank_values = xp.asarray((s > tol).sum(-1)).astype(B.int64.np)
+        rank = wrap_levels(wrap(rank_values), levels)
     residuals = empty
-    full_rank = driver == "gels" or bool((rank._data == n).all())
+    full_rank = driver == "gels" or bool((rank_values == n).all())
     if driver != "gelsy" and m > n and full_rank:
         d = a @ x.unsqueeze(-1) - b if vector else a @ x - b
         residuals = (d * d).sum(-2)  # (*, k); (*, 1) for a vector b, as PyTorch
     return return_type("linalg_lstsq", ("solution", "residuals", "rank", "singular_values"))(
-        x, residuals, rank, wrap(sv) if sv is not None else empty)
+        x, residuals, rank, wrap_levels(wrap(sv), levels) if sv is not None else empty)
 
 
 # ----------------------------------------------------------------------------- norms

@@ -14,6 +14,9 @@ under ``create_graph`` or forward mode, so that the same formula is differentiab
   ``unbroadcast=True`` the mechanism sums each cotangent down to its input's shape.
 - ``jvp(F, ts, args, out, params)``: the output's tangent from the inputs' tangents (None
   where an input has none). ``linear=True`` derives it: the op applied to the tangents.
+- ``batch(op, values, dims, params, level)``: the batching rule for ``vmap``
+  (``gpugrad.ops.batching``): the op on whole batches ``values`` (batched along ``dims``, None
+  for an input that is the same for every example), returning ``(out, out_dim)``.
 - ``kernels={"cuda": fn}``: a device-specific forward with ``fwd``'s signature; it may return
   NotImplemented for inputs it does not take, and the portable forward runs instead.
 - ``node_name``: PyTorch's name of the node (``grad_fn.name()``); by default the op's name in
@@ -28,8 +31,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import backend as B
+from ..core.batched import BatchedTensor, batched
 from ..core.node import Node, sequence, user_frame
-from ..core.state import anomaly, duals, fw_levels, state, track, track_all
+from ..core.state import anomaly, batch_levels, duals, fw_levels, state, track, track_all
 from ..core.tensor import Tensor, live_views, wrap
 from .namespace import ArrayMath, TensorMath
 
@@ -50,12 +54,14 @@ class Op:
 
     __slots__ = ("name", "node_name", "fwd", "vjp", "jvp", "save", "save_out", "masks", "nin",
                  "kernels", "impls", "promote", "floating", "residuals", "with_needs",
-                 "unbroadcast", "writes_out", "portable", "plain", "np_impl", "float_out")
+                 "unbroadcast", "writes_out", "portable", "plain", "np_impl", "float_out", "batch")
 
     def __init__(self, name, fwd, vjp=None, jvp=None, *, save=None, save_out=False, nin=1,
                  node_name=None, kernels=None, promote=None, floating=False, residuals=False,
-                 with_needs=False, unbroadcast=False, writes_out=False, float_out=True):
+                 with_needs=False, unbroadcast=False, writes_out=False, float_out=True,
+                 batch=None):
         self.name = name
+        self.batch = batch
         self.node_name = node_name or (
             "".join(p.capitalize() for p in name.split("_")) + "Backward0")
         if isinstance(fwd, str):  # an array-module function of the same signature
@@ -314,6 +320,8 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     takes the new node: the in-place variant of the op. Without a graph or tangent to record,
     an op whose forward takes ``out=`` writes there directly, with no temporary.
     """
+    if batch_levels and _any_batched(args, params):  # inside vmap, on a batch
+        return apply_batched(op, args, params, out)
     # Fast paths (one tensor; two tensors of one dtype on the CPU, or a tensor and a float):
     # the general path below, without the loops that find and reconcile the tensors.
     arrays: Any
@@ -441,6 +449,135 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
     if tangents:
         _push_tangent(op, t, args, params)
     return t
+
+
+# ----------------------------------------------------------------------------- vmap
+
+
+def _any_batched(args, params):
+    for a in args:
+        if type(a) is BatchedTensor:
+            return True
+    for p in params:  # index tensors are params (gather, scatter_add, getitem, index_put)
+        if type(p) is BatchedTensor:
+            return True
+        if type(p) is tuple:
+            for q in p:
+                if type(q) is BatchedTensor:
+                    return True
+    return False
+
+
+def _level_of(args, params):
+    """The innermost vmap level among the batched inputs (args and index params)."""
+    level = None
+    for a in (*args, *params, *(q for p in params if type(p) is tuple for q in p)):
+        if type(a) is BatchedTensor and (level is None or a._level.id > level.id):
+            level = a._level
+    return level
+
+
+def no_rule(op):
+    return RuntimeError(
+        f"vmap: the op {op.name!r} has no batching rule, so it cannot run inside vmap (there is "
+        "no per-example loop fallback); add one to its registry entry (Op.batch, see "
+        "gpugrad/ops/batching.py)")
+
+
+def apply_batched(op: Op, args: tuple, params: tuple, out=None) -> Tensor:
+    """`apply` inside vmap, with a batched input: the op's batching rule runs once on the
+    values of the innermost level's batched inputs (the others are the same for every
+    example), and the result is batched at that level. Autograd and forward AD record on
+    the logical tensors as `apply` does; the rule's own ops record on the values."""
+    if out is not None:
+        return _inplace_batched(op, args, params, out)
+    rule = op.batch
+    if rule is None:
+        raise no_rule(op)
+    level = _level_of(args, params)
+    if getattr(rule, "logical", False):  # the op as other ops on the logical tensors
+        return rule(op, args, params)
+    vals: list = []
+    dims: list[int | None] = []
+    size = level.size
+    for a in args:
+        if type(a) is BatchedTensor and a._level is level:
+            v = a._value
+            if v._data.shape[a._bdim] != size:
+                raise RuntimeError(f"vmap: {op.name}: an input has batch size "
+                                   f"{v._data.shape[a._bdim]}, expected {size}")
+            vals.append(v)
+            dims.append(a._bdim)
+        else:
+            vals.append(a)
+            dims.append(None)
+    r, d = rule(op, vals, dims, params, level)
+    if d is None:
+        raise RuntimeError(f"vmap: {op.name}: the batching rule returned no batch dim")
+    t = batched(r, d, level)
+    if state.grad_enabled and op.vjp is not None and (op.float_out or t._data.dtype in _FLOATS):
+        for a in args:
+            if isinstance(a, Tensor) and a._rg:
+                _record(op, t, args, params, None)
+                if op.save_out:
+                    t.grad_fn.out_data = t  # the engine rebuilds the batched output from it
+                break
+    if fw_levels[0]:
+        _push_tangent(op, t, args, params)
+    return t
+
+
+def _inplace_batched(op, args, params, out):
+    """An in-place op inside vmap: the out-of-place result written into the target's values
+    (through an in-place write at the level below), and the target takes its logical node."""
+    name = op.name + "_"
+    target = out
+    if type(out) is Target:
+        target, name = out.tensor, out.name
+    check_inplace(name, target, args)
+    if type(target) is BatchedTensor and (getattr(target, "_base", None) is not None
+                                          or live_views(target)):
+        raise RuntimeError(
+            f"vmap: {name}: in place on a view of a batched tensor (or on a batched tensor "
+            "that has views) is not supported inside vmap; clone() it first or use the "
+            "out-of-place op")
+    old = target
+    if type(target) is BatchedTensor and op.save is not None and (
+            target._rg or getattr(target, "_fw", None)):
+        old = batched(target._value.clone(), target._bdim, target._level)  # what backward reads
+        old.grad_fn, old._rg = target.grad_fn, target._rg
+        if getattr(target, "_fw", None):
+            old._fw = target._fw
+    r = apply(op, tuple([old if a is target else a for a in args]), params)
+    if type(target) is not BatchedTensor or type(r) is not BatchedTensor or \
+            target._level is not r._level:
+        raise RuntimeError(
+            f"vmap: {name}: in place into a tensor that is the same for every example, from "
+            "a batched value, is not possible (the result has one value per example); use "
+            "the out-of-place op")
+    if r._data.shape != target._data.shape:
+        raise RuntimeError(f"{name}: the result has shape {tuple(r.shape)}, which does not "
+                           f"match the in-place target's shape {tuple(target.shape)}")
+    if r.dtype is not target.dtype:
+        if not B.numpy.can_cast(r._data.dtype, target._data.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {r.dtype} can't be cast to the in-place "
+                               f"target's dtype {target.dtype}")
+        r = r.to(target.dtype)
+    v = r._value  # (r is batched at the target's level: the target is one of its inputs)
+    if r._bdim != target._bdim:
+        v = apply(OPS["permute"], (v,), (_move(v._data.ndim, r._bdim, target._bdim),))
+    apply(OPS["index_put"], (target._value, v), ((Ellipsis,), False),
+          Target(target._value, name))
+    target._vc[0] += 1
+    _take_graph(target, r)
+    return target
+
+
+def _move(ndim, src, dst):
+    """The permutation that moves dim `src` to position `dst`."""
+    perm = [i for i in range(ndim) if i != src]
+    perm.insert(dst, src)
+    return tuple(perm)
 
 
 def check_inplace(name, t, args=()):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 
 from .. import backend as B
+from ..core.batched import random_batch, random_input, wrap_levels
+from ..core.state import batch_levels
 from ..core.tensor import Tensor, wrap
 from .registry import Target, apply, defop, promote, public
 
@@ -134,6 +136,8 @@ SAMPLED = defop("sampled", _draw, _vjp, _jvp, nin=2, unbroadcast=True, float_out
 
 def _sample(name, kind, tensors, generator, extra=None, out=None):
     x = tensors[0]
+    if batch_levels:  # inside vmap: by the levels' randomness
+        tensors = (random_input(x), *tensors[1:])
     eng = B.engine(x.device, generator, name)
     with B.on_device(x.device, name):
         return apply(SAMPLED, tuple(tensors), (kind, eng, extra), out)
@@ -217,9 +221,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     size = (size,) if isinstance(size, int) else tuple(size)
     dev = B.as_device(device)
     eng = B.engine(dev, generator, "normal")
+    lead, levels = random_batch(size) if batch_levels else ((), ())  # (inside vmap)
     with B.on_device(dev, "normal"):
-        z = B.standard_normal(eng, size, B.numpy.float64)
+        z = B.standard_normal(eng, lead + size, B.numpy.float64)
         t = wrap((m + s * z).astype(dt.np))
+    t = wrap_levels(t, levels)
     return t.requires_grad_(True) if requires_grad else t
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 
 from .. import backend as B
+from ..core.batched import BatchedTensor, physical
 from ..core.dims import norm_dim, norm_dims, size_args
 from ..core.tensor import Tensor, make_view
 from .elementwise import linear_op
@@ -457,7 +458,12 @@ def norm_index(name, x, idx):
         idx = (idx,)
     out = []
     for i in idx:
-        if isinstance(i, Tensor):
+        if type(i) is BatchedTensor:  # per-example indices inside vmap: kept for the rule
+            if i._data.dtype.kind not in "biu":
+                raise IndexError(f"{name}: tensors used as indices must be long, int or bool, "
+                                 f"got {i.dtype}")
+            out.append(i)
+        elif isinstance(i, Tensor):
             if not B.same_device(i._data, x._data):
                 raise RuntimeError(f"{name}: index tensor is on {i.device} but the indexed tensor "
                                    f"is on {x.device}")
@@ -633,7 +639,8 @@ def _check_index(name, input, dim, index):
             raise RuntimeError(f"{name}: size of index ({tuple(index._data.shape)}) exceeds the "
                                f"input's ({tuple(input._data.shape)}) at dimension {j}")
     if index._data.size:
-        lo, hi = int(index._data.min()), int(index._data.max())
+        values = physical(index)  # (inside vmap: every example's indices)
+        lo, hi = int(values.min()), int(values.max())
         size = input._data.shape[d] if input._data.ndim else 1
         if lo < 0 or hi >= size:  # no wrap-around of negative indices, as in PyTorch
             raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of bounds for "
