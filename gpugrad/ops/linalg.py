@@ -446,13 +446,14 @@ def _parse_einsum(equation, operands):
                 raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
                                    f"equation for any input operand")
     sizes: dict = {}
-    for sub, t in zip(full, operands):
+    for k, (sub, t) in enumerate(zip(full, operands)):
         for c, s in zip(sub, t._data.shape):
             if sizes.get(c, 1) == 1:
                 sizes[c] = s
             elif s not in (1, sizes[c]):
-                raise RuntimeError(f"einsum(): operands do not broadcast with remapped shapes "
-                                   f"(subscript {c} has sizes {sizes[c]} and {s})")
+                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand "
+                                   f"{k} which does not broadcast with previously "
+                                   f"seen size {sizes[c]}")
     ops = []
     for sub, t in zip(full, operands):
         want = tuple(sizes[c] for c in sub)

@@ -134,7 +134,7 @@ def _dim_size(name, input, dim):
     d = norm_dim(name, dim, input._data.ndim)
     n = input._data.shape[d] if input._data.ndim else 1
     if n == 0:
-        raise IndexError(f"{name}: cannot compute on an empty dimension {d} (shape "
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size. (shape "
                          f"{tuple(input._data.shape)})")
     return d, n
 
@@ -148,8 +148,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     """
     d, n = _dim_size("kthvalue", input, dim)
     if not isinstance(k, int) or not 1 <= k <= n:
-        raise IndexError(f"kthvalue(): selected number k out of range for dimension {d} "
-                         f"(k={k}, size {n})")
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} "
+                           f"(k={k}, size {n})")
     idx = _sorted_indices("kthvalue", input, d, False)[1]
     return _select("kthvalue", "KthvalueBackward0", input, d, k - 1, keepdim, idx)
 
@@ -320,7 +320,7 @@ def histc(input, bins=100, min=0, max=0):
     tensor([0., 2., 1., 0.])
     """
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"histogram_cpu\" not implemented for '{_torch_name(input)}'")
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_torch_name(input)}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for dimension 0")
     if min > max:
