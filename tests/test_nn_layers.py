@@ -196,6 +196,15 @@ def test_max_pool_ties_and_nan_as_torch(torch):
     np.testing.assert_array_equal(_np(y.grad), [[[[1.0, 0.0], [0.0, 0.0]]]])
 
 
+def test_max_pool_of_integers_as_torch(torch):
+    x = np.array([[[[3, -7, 2], [9, 9, -1], [0, 4, 5]]]])
+    g = F.max_pool2d(gg.tensor(x), 2, stride=1, return_indices=True)
+    t = torch.nn.functional.max_pool2d(torch.tensor(x), 2, stride=1, return_indices=True)
+    assert g[0].dtype == gg.int64
+    np.testing.assert_array_equal(_np(g[0]), t[0].numpy())
+    np.testing.assert_array_equal(_np(g[1]), t[1].numpy())
+
+
 def test_max_pool1d_matches_torch(torch, rng):
     x = rng.standard_normal((2, 3, 9))
     compare(torch, lambda x: F.max_pool1d(x, 3, stride=2, padding=1),
@@ -531,6 +540,14 @@ ERRORS = [
     ("F.embedding(gg.ones(2), gg.ones(3, 2))",
      "torch.nn.functional.embedding(torch.ones(2), torch.ones(3, 2))"),
     ("nn.Conv2d(3, 4, 3, groups=2)", "torch.nn.Conv2d(3, 4, 3, groups=2)"),
+    ("F.conv2d(gg.ones(1, 1, 3, 3, dtype=gg.float64), gg.ones(1, 1, 2, 2))",
+     "torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3, dtype=torch.float64), "
+     "torch.ones(1, 1, 2, 2))"),
+    ("F.conv2d(gg.ones(1, 1, 3, 3), gg.ones(1, 1, 2, 2), gg.ones(1, dtype=gg.float64))",
+     "torch.nn.functional.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2), "
+     "torch.ones(1, dtype=torch.float64))"),
+    ("F.max_pool2d(gg.ones(1, 1, 3, 3), 2, stride=0)",
+     "torch.nn.functional.max_pool2d(torch.ones(1, 1, 3, 3), 2, stride=0)"),
 ]
 
 
@@ -542,4 +559,7 @@ def test_errors_as_torch(torch, g_call, t_call):
     with pytest.raises(type(t_exc.value)) as g_exc:
         eval(g_call)
     want = str(t_exc.value).splitlines()[0][:60]
+    for t_name, g_name in (("(double)", "(float64)"), ("(float)", "(float32)"),
+                           ("Double", "float64"), ("Float", "float32")):  # dtype names
+        want = want.replace(t_name, g_name)
     assert want in str(g_exc.value), (str(g_exc.value), str(t_exc.value))

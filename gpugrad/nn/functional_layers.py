@@ -71,6 +71,12 @@ def _conv(name, nd, input, weight, bias, stride, padding, dilation, groups):
         raise RuntimeError(f"{name}: non-positive stride is not supported")
     if groups <= 0:
         raise RuntimeError(f"{name}: non-positive groups is not supported")
+    if weight.dtype is not x.dtype:
+        raise RuntimeError(f"expected scalar type {x.dtype.name} but found {weight.dtype.name} "
+                           f"({name}: input and weight must have the same dtype)")
+    if bias is not None and bias.dtype is not x.dtype:
+        raise RuntimeError(f"Input type ({x.dtype.name}) and bias type ({bias.dtype.name}) should "
+                           f"be the same ({name})")
     o, cg, kernel = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
     if o % groups:
         raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} "
@@ -158,7 +164,7 @@ def _pool_pads(name, nd, x, kernel, stride, padding, dilation, ceil_mode):
         raise RuntimeError(f"{name}: kernel_size must be greater than zero, but got "
                            f"{list(kernel)}")
     if any(s <= 0 for s in stride):
-        raise RuntimeError(f"{name}: stride must be greater than zero, but got {list(stride)}")
+        raise RuntimeError(f"stride should not be zero ({name}: got stride={list(stride)})")
     for p, k, d in zip(padding, kernel, dilation):
         if p < 0 or p > (d * (k - 1) + 1) // 2:
             raise RuntimeError(f"{name}: pad should be at most half of effective kernel size, "
@@ -179,7 +185,8 @@ def _pool_pads(name, nd, x, kernel, stride, padding, dilation, ceil_mode):
 
 def _max_pool(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
-    _check_float(name, input)
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
     x, unbatched = _batched(name, input, nd)
     kernel, stride, pads, dilation, out = _pool_pads(name, nd, x, kernel_size, stride, padding,
                                                      dilation, ceil_mode)

@@ -160,6 +160,7 @@ def _max_pool_indices_fwd(xp, x, kernel, stride, padding, dilation):
 
 
 # No derivative: the pooled values are a gather at these indices, differentiated as one.
+# (Integer inputs are compared as floats, exactly below 2**53.)
 MAX_POOL_INDICES = defop("max_pool_indices", _max_pool_indices_fwd, floating=True)
 
 # ----------------------------------------------------------------------------- normal CDF
