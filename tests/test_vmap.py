@@ -602,3 +602,38 @@ def test_gradcheck_check_batched_grad(monkeypatch):
         gradcheck(f, (x, w), check_batched_grad=True)
     with pytest.raises(GradcheckError, match="check_batched_forward_grad"):
         gradcheck(f, (x, w), check_batched_forward_grad=True)
+
+
+def test_per_sample_gradients_of_a_cnn():
+    """DP-SGD on a CNN: convolutions, pooling, a linear layer; per-example weight gradients
+    (the batch becomes channel groups), against a loop and torch.func."""
+    gg.manual_seed(0)
+    net = gg.nn.Sequential(gg.nn.Conv2d(2, 4, 3, padding=1), gg.nn.ReLU(), gg.nn.MaxPool2d(2),
+                           gg.nn.Conv2d(4, 3, 2, stride=2, groups=1), gg.nn.Flatten(),
+                           gg.nn.Linear(12, 5)).double()
+    params = {k: v.detach() for k, v in net.named_parameters()}
+    x = gg.randn(6, 2, 8, 8, dtype=gg.float64)
+    y = gg.randint(0, 5, (6,))
+
+    def loss(p, x, y):
+        return gg.nn.functional.cross_entropy(functional_call(net, p, (x[None],)), y[None])
+
+    per = vmap(grad(loss), in_dims=(None, 0, 0))(params, x, y)
+    for i in range(6):
+        one = grad(loss)(params, x[i], y[i])
+        for k in params:
+            _close(per[k][i], one[k], rtol=1e-9, atol=1e-11)
+    torch = pytest.importorskip("torch")
+    tnet = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 3, 2, stride=2),
+                               torch.nn.Flatten(), torch.nn.Linear(12, 5)).double()
+    tparams = {k: torch.tensor(_np(v)) for k, v in params.items()}
+
+    def tloss(p, x, y):
+        out = torch.func.functional_call(tnet, p, (x[None],))
+        return torch.nn.functional.cross_entropy(out, y[None])
+
+    want = torch.func.vmap(torch.func.grad(tloss), in_dims=(None, 0, 0))(
+        tparams, torch.tensor(_np(x)), torch.tensor(_np(y)))
+    for k in params:
+        np.testing.assert_allclose(_np(per[k]), want[k].numpy(), rtol=1e-9, atol=1e-11)
