@@ -637,3 +637,17 @@ def test_per_sample_gradients_of_a_cnn():
         tparams, torch.tensor(_np(x)), torch.tensor(_np(y)))
     for k in params:
         np.testing.assert_allclose(_np(per[k]), want[k].numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_randomness_of_nested_levels():
+    x = gg.zeros(3, 4)
+
+    def draw(x):
+        return x + gg.randn(())
+
+    both = _np(vmap(vmap(draw, randomness="different"), randomness="different")(x))
+    assert len(set(both.ravel().tolist())) == 12
+    inner_same = _np(vmap(vmap(draw, randomness="same"), randomness="different")(x))
+    assert (inner_same == inner_same[:, :1]).all() and len(set(inner_same[:, 0])) == 3
+    outer_same = _np(vmap(vmap(draw, randomness="different"), randomness="same")(x))
+    assert (outer_same == outer_same[:1]).all() and len(set(outer_same[0])) == 4
