@@ -521,3 +521,15 @@ def test_det_gradient_at_singular_matrices_is_the_adjugate(a):
     with pytest.raises(gg.linalg.LinAlgError, match="singular matrix"):
         y = gg.tensor(a, requires_grad=True)
         gg.autograd.grad(gg.linalg.det(y).sum(), y, create_graph=True)
+
+
+@pytest.mark.parametrize("values", [[1., 2., 2., 3.], [2., 2., 2.], [1., 5., 5., 5., 0., 5.],
+                                    [-np.inf] * 3 + [1.], [np.inf] * 3 + [1.], [3.]])
+def test_median_of_all_shares_the_gradient_among_ties_as_torch(values):
+    torch = pytest.importorskip("torch")
+    g = gg.tensor(values, dtype=gg.float64, requires_grad=True)
+    t = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    g.median().backward()
+    t.median().backward()
+    np.testing.assert_array_equal(_np(g.grad), t.grad.numpy())
+    assert g.median().grad_fn.name() == "MedianBackward0"

@@ -82,9 +82,8 @@ ROWS = [c for c in CASES if c.grad_args]
 KNOWN = {
     "topk": "among tied values gpugrad takes the first indices; PyTorch's choice is unspecified",
     "kthvalue": "among tied values gpugrad takes the first index; PyTorch's choice differs",
-    "median": "PyTorch's full median spreads the gradient over tied values; gpugrad's goes to "
-              "the one index it returns (as PyTorch's median(dim) does)",
-    "det": "backward at a singular matrix raises (it inverts); PyTorch's SVD path gives one",
+    "det": "at a singular matrix gpugrad's gradient is the cofactor matrix (the derivative, "
+           "checked by finite differences in test_linalg_sorting); PyTorch 2.13 gives zeros",
     "slogdet": "backward at a singular matrix raises (it inverts)",
     "logdet": "backward at a singular matrix raises (it inverts)",
 }

@@ -17,6 +17,8 @@ from ..core.batched import physical
 from ..core.dims import norm_dim
 from ..core.tensor import Tensor, wrap
 from .registry import apply, defop, named, public
+from .elementwise import where
+from .reduction import amax, amin
 from .shape import gather
 
 _TYPES: dict = {}
@@ -167,7 +169,10 @@ def median(input, dim=None, keepdim=False):
         flat = input.reshape(-1)
         if flat._data.shape[0] == 0:
             return named(flat.sum() * float("nan"), "MedianBackward0")
-        return named(median(flat, 0).values, "MedianBackward0", input)
+        m = median(flat, 0).values
+        if not flat.dtype.is_floating_point:
+            return named(m, "MedianBackward0", input)
+        return named(_evenly(flat, m.detach()), "MedianBackward0", input)
     d, n = _dim_size("median", input, dim)
     idx = _sorted_indices("median", input, d, False)[1]
     if input._data.dtype.kind != "f" or input._data.ndim == 0:
@@ -176,6 +181,17 @@ def median(input, dim=None, keepdim=False):
     c = input.isnan().sum(d, keepdim=True)
     pos = (c > 0).to(B.int64) * (n - c - (n - 1) // 2) + (n - 1) // 2
     return _select("median", "MedianBackward1", input, d, pos, keepdim, idx)
+
+
+def _evenly(flat, m):
+    """`m` (a value of the 1-D float tensor `flat`, NaN included) with its gradient shared
+    evenly among the entries equal to it: PyTorch's rule for ``median()`` of all entries.
+    amax over the entries equal to `m` (the others -inf) shares it so; where `m` is -inf,
+    amin with the others +inf does."""
+    mask = (flat == m) | (flat.isnan() & m.isnan())
+    inf = float("inf")
+    up, down = amax(where(mask, flat, -inf)), amin(where(mask, flat, inf))
+    return where(m == -inf, down, up)
 
 
 def _mode_fwd(xp, x, dim):
