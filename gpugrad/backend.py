@@ -299,8 +299,44 @@ def require_cuda(dev: device, op: str = "gpugrad"):
     return cp
 
 
+class NoValues(np.ndarray):
+    """A read-only array that has a shape and a dtype but refuses to give values: the `_data`
+    of a batched tensor inside vmap (the values are the batch's, elsewhere). Code that reads
+    only shapes works; code that computes on the values raises here instead of computing on
+    a stand-in (a silent wrong answer)."""
+
+    def _refuse(self, *_a, **_k):
+        raise RuntimeError(
+            "vmap: an op read the values of a batched tensor's raw array (its `_data`), which "
+            "inside vmap holds only the shape and dtype of one example; this op has no batched "
+            "path for that (please report it). Call it outside vmap, or on unbatched tensors")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        self._refuse()
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in _SHAPE_ONLY:
+            args = tuple(a.view(np.ndarray) if type(a) is NoValues else a for a in args)
+            return func(*args, **kwargs)
+        self._refuse()
+
+    def __getitem__(self, key):
+        r = super().__getitem__(key)
+        if not isinstance(r, np.ndarray):  # one entry: a value
+            self._refuse()
+        return r
+
+    item = tolist = tobytes = __int__ = __float__ = __complex__ = __index__ = _refuse
+    __bool__ = __iter__ = __array__ = _refuse
+
+
+_SHAPE_ONLY = {np.shape, np.ndim, np.size, np.result_type, np.can_cast, np.broadcast_shapes,
+               np.broadcast_to, np.empty_like, np.zeros_like, np.ones_like, np.full_like,
+               np.may_share_memory, np.shares_memory}
+
+
 # Array class -> array module. CuPy's class is added when CuPy loads.
-_XP: dict = {np.ndarray: np}
+_XP: dict = {np.ndarray: np, NoValues: np}
 
 
 def xp_of(a):
@@ -309,7 +345,7 @@ def xp_of(a):
 
 
 def device_of(a) -> device:
-    if type(a) is np.ndarray:
+    if type(a) is np.ndarray or type(a) is NoValues:
         return CPU
     i = a.device.id
     d = _cuda_devices.get(i)
@@ -319,10 +355,10 @@ def device_of(a) -> device:
 
 
 def same_device(a, b) -> bool:
-    ta = type(a)
-    if ta is not type(b):
-        return False
-    return ta is np.ndarray or a.device.id == b.device.id
+    ta, tb = type(a), type(b)
+    if ta is not tb:
+        return _XP.get(ta) is np and _XP.get(tb) is np  # an ndarray and a NoValues
+    return ta is np.ndarray or ta is NoValues or a.device.id == b.device.id
 
 
 def is_array(a) -> bool:
@@ -502,6 +538,17 @@ def _infer(a, data, op="tensor"):
         check_range(a, np.dtype(np.int64), op)
         return a.astype(np.int64, copy=False)
     return a
+
+
+def no_values(d, shape):
+    """A read-only array of `shape` with `d`'s dtype and device that holds no values: on
+    NumPy a `NoValues` that raises when read; on CuPy a broadcast fill value."""
+    xp = xp_of(d)
+    k = d.dtype.kind
+    fill = np.nan if k in "fc" else (True if k == "b" else -(2 ** 62) if d.dtype.itemsize == 8
+                                     else -1)
+    a = xp.broadcast_to(xp.full_like(d, fill, shape=()), shape)
+    return a.view(NoValues) if xp is np else a
 
 
 def to_numpy(a):

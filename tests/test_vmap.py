@@ -651,3 +651,22 @@ def test_randomness_of_nested_levels():
     assert (inner_same == inner_same[:, :1]).all() and len(set(inner_same[:, 0])) == 3
     outer_same = _np(vmap(vmap(draw, randomness="different"), randomness="same")(x))
     assert (outer_same == outer_same[:1]).all() and len(set(outer_same[0])) == 4
+
+
+def test_a_batched_tensors_raw_array_refuses_to_give_values():
+    """Inside vmap, `_data` of a batched tensor has one example's shape and dtype but no
+    values: code that computes on it raises instead of computing on a stand-in."""
+    seen = {}
+
+    def f(x):
+        d = x._data
+        seen["shape"], seen["dtype"] = d.shape, d.dtype
+        for read in (lambda: d.sum(), lambda: d < 0, lambda: float(d[0]), lambda: d.tolist(),
+                     lambda: bool(d[0]), lambda: np.concatenate([d, d]), lambda: np.exp(d)):
+            with pytest.raises(RuntimeError, match="raw array"):
+                read()
+        return x * 2
+
+    out = vmap(f)(gg.ones(4, 3, dtype=gg.float64))
+    assert seen == {"shape": (3,), "dtype": np.float64}
+    assert out.shape == (4, 3)

@@ -12,8 +12,9 @@ Ops on batched tensors run through ``apply`` like all ops: when a level is open 
 is batched, ``apply`` calls the op's batching rule (``Op.batch``, ``gpugrad.ops.batching``)
 on the values, once for the whole batch.
 
-``_data`` of a batched tensor is a read-only placeholder of the logical shape (NaN-filled for
-floats): code that only reads shapes and dtypes works unchanged; the values are never in it.
+``_data`` of a batched tensor is a read-only placeholder of the logical shape
+(``backend.no_values``): code that only reads shapes and dtypes works unchanged; on NumPy,
+code that reads its values raises (the values are never in it).
 """
 
 from __future__ import annotations
@@ -37,14 +38,6 @@ class Level:
         self.id = next(_ids)  # increases with nesting: an inner level's id is larger
         self.size = size
         self.randomness = randomness
-
-
-def _placeholder(d, shape):
-    """A read-only array of `shape` with `d`'s dtype and device, holding no values."""
-    k = d.dtype.kind
-    fill = B.nan if k in "fc" else (True if k == "b" else -(2 ** 62) if d.dtype.itemsize == 8
-                                    else -1)
-    return B.xp_of(d).broadcast_to(B.xp_of(d).full_like(d, fill, shape=()), shape)
 
 
 class BatchedTensor(Tensor):
@@ -135,7 +128,7 @@ def batched(value: Tensor, bdim: int, level: Level) -> BatchedTensor:
     t = _new(BatchedTensor)
     d = value._data
     shape = d.shape
-    t._data = _placeholder(d, shape[:bdim] + shape[bdim + 1:])
+    t._data = B.no_values(d, shape[:bdim] + shape[bdim + 1:])
     t._value = value
     t._bdim = bdim
     t._level = level

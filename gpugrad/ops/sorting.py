@@ -16,9 +16,9 @@ from .. import backend as B
 from ..core.batched import physical
 from ..core.dims import norm_dim
 from ..core.tensor import Tensor, wrap
-from .registry import apply, defop, named, public
 from .elementwise import where
 from .reduction import amax, amin
+from .registry import apply, defop, named, public
 from .shape import gather
 
 _TYPES: dict = {}
