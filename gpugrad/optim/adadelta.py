@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from .optimizer import Optimizer, _check_nonnegative
 
 
@@ -35,19 +34,8 @@ class Adadelta(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["square_avg"] = zeros_like(p)
-                        state["acc_delta"] = zeros_like(p)
-                    state["step"] += 1
-                    if wd != 0:
-                        g = g + wd * p
+                lr, rho, eps = group["lr"], group["rho"], group["eps"]
+                for p, g, state in self._params(group, "square_avg", "acc_delta"):
                     v = state["square_avg"].mul_(rho).add_(g * g, alpha=1 - rho)
                     u = state["acc_delta"]
                     delta = (u + eps).sqrt_().div_((v + eps).sqrt_()).mul_(g)

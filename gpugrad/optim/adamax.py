@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from ..ops.elementwise import maximum
 from .optimizer import Optimizer, _check_betas, _check_nonnegative
 
@@ -44,20 +43,9 @@ class Adamax(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                lr, eps = group["lr"], group["eps"]
                 beta1, beta2 = group["betas"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["exp_avg"] = zeros_like(p)
-                        state["exp_inf"] = zeros_like(p)
-                    state["step"] += 1
-                    if wd != 0:
-                        g = g + wd * p
+                for p, g, state in self._params(group, "exp_avg", "exp_inf"):
                     m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
                     u = state["exp_inf"]
                     u.copy_(maximum(u.mul_(beta2), g.abs().add_(eps)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from .optimizer import Optimizer, _check_nonnegative
 
 
@@ -39,21 +38,9 @@ class ASGD(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 lr, lambd, alpha = group["lr"], group["lambd"], group["alpha"]
-                t0, wd = group["t0"], group["weight_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["eta"] = float(lr)
-                        state["mu"] = 1.0
-                        state["ax"] = zeros_like(p)
-                    state["step"] += 1
+                t0 = group["t0"]
+                for p, g, state in self._params(group, "ax", eta=float(lr), mu=1.0):
                     t = state["step"]
-                    if wd != 0:
-                        g = g + wd * p
                     eta = state["eta"]
                     p.mul_(1 - lambd * eta)
                     p.add_(g, alpha=-eta)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from .optimizer import Optimizer, _check_betas, _check_nonnegative
 
 
@@ -59,26 +58,12 @@ class NAdam(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                lr, eps = group["lr"], group["eps"]
                 beta1, beta2 = group["betas"]
                 psi = group["momentum_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["mu_product"] = 1.0
-                        state["exp_avg"] = zeros_like(p)
-                        state["exp_avg_sq"] = zeros_like(p)
-                    state["step"] += 1
+                for p, g, state in self._params(group, "exp_avg", "exp_avg_sq",
+                                                mu_product=1.0):
                     t = state["step"]
-                    if wd != 0:
-                        if group["decoupled_weight_decay"]:
-                            p.mul_(1 - lr * wd)
-                        else:
-                            g = g + wd * p
                     mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                     state["mu_product"] *= mu

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..autograd.grad_mode import enable_grad
 from ..autograd.reverse import zero_grads
 from ..core.factories import tensor as _tensor
+from ..core.factories import zeros_like
 from ..core.tensor import Tensor
 
 
@@ -124,6 +125,33 @@ class Optimizer:
         if s is None:
             s = self.state[p] = {}
         return s
+
+    def _params(self, group, *buffers, **scalars):
+        """``(p, g, state)`` for each parameter of `group` that has a gradient, in order.
+
+        ``g`` is the gradient, negated when ``maximize``, plus ``weight_decay * p`` (with
+        ``decoupled_weight_decay``, ``p`` is scaled by ``1 - lr * weight_decay`` instead). On
+        first use ``state`` gets ``step = 0``, the `scalars` and zero tensors like ``p`` named by
+        `buffers`; ``step`` is then counted.
+        """
+        wd = group.get("weight_decay", 0)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            g = -p.grad if group.get("maximize") else p.grad
+            state = self._state(p)
+            if not state:
+                state["step"] = 0
+                state.update(scalars)
+                for name in buffers:
+                    state[name] = zeros_like(p)
+            state["step"] += 1
+            if wd != 0:
+                if group.get("decoupled_weight_decay"):
+                    p.mul_(1 - group["lr"] * wd)
+                else:
+                    g = g + wd * p
+            yield p, g, state
 
     # ------------------------------------------------------------------ state dicts
 

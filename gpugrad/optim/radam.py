@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from .optimizer import Optimizer, _check_betas, _check_nonnegative
 
 
@@ -55,24 +54,10 @@ class RAdam(Optimizer):
         loss = self._closure(closure)
         with no_grad():
             for group in self.param_groups:
-                lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+                lr, eps = group["lr"], group["eps"]
                 beta1, beta2 = group["betas"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["exp_avg"] = zeros_like(p)
-                        state["exp_avg_sq"] = zeros_like(p)
-                    state["step"] += 1
+                for p, g, state in self._params(group, "exp_avg", "exp_avg_sq"):
                     t = state["step"]
-                    if wd != 0:
-                        if group["decoupled_weight_decay"]:
-                            p.mul_(1 - lr * wd)
-                        else:
-                            g = g + wd * p
                     m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
                     v = state["exp_avg_sq"].mul_(beta2).add_(g * g, alpha=1 - beta2)
                     bc1, bc2 = 1 - beta1**t, 1 - beta2**t

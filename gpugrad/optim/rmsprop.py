@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from ..core.factories import zeros_like
 from .optimizer import Optimizer, _check_nonnegative
 
 
@@ -57,22 +56,10 @@ class RMSprop(Optimizer):
         with no_grad():
             for group in self.param_groups:
                 lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-                wd, momentum = group["weight_decay"], group["momentum"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = -p.grad if group["maximize"] else p.grad
-                    state = self._state(p)
-                    if not state:
-                        state["step"] = 0
-                        state["square_avg"] = zeros_like(p)
-                        if momentum > 0:
-                            state["momentum_buffer"] = zeros_like(p)
-                        if group["centered"]:
-                            state["grad_avg"] = zeros_like(p)
-                    state["step"] += 1
-                    if wd != 0:
-                        g = g + wd * p
+                momentum = group["momentum"]
+                bufs = (("square_avg",) + ("momentum_buffer",) * (momentum > 0)
+                        + ("grad_avg",) * bool(group["centered"]))
+                for p, g, state in self._params(group, *bufs):
                     v = state["square_avg"].mul_(alpha).add_(g * g, alpha=1 - alpha)
                     if group["centered"]:
                         gavg = state["grad_avg"].mul_(alpha).add_(g, alpha=1 - alpha)
