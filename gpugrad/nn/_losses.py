@@ -658,6 +658,16 @@ def _pairwise_distance(x1, x2, p, eps):
     return norm(x1 - x2 + eps, p, -1)
 
 
+def _triplet_check(name, anchor, positive, negative, margin):
+    """PyTorch's checks shared by the two triplet losses."""
+    if margin <= 0:
+        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to "
+                           f"have the same number of dimensions, but got: anchor {anchor.ndim}D, "
+                           f"positive {positive.ndim}D, and negative {negative.ndim}D inputs")
+
+
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """``max(0, d(a, p) - d(a, n) + margin)`` with ``d`` the p-norm distance over the last dim
@@ -672,12 +682,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     name = "triplet_margin_loss"
     _tensors(name, anchor=anchor, positive=positive, negative=negative)
     reduction = _reduction(name, size_average, reduce, reduction)
-    if margin <= 0:
-        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
-    if not anchor.ndim == positive.ndim == negative.ndim:
-        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to "
-                           f"have the same number of dimensions, but got: anchor {anchor.ndim}D, "
-                           f"positive {positive.ndim}D, and negative {negative.ndim}D inputs")
+    _triplet_check(name, anchor, positive, negative, margin)
     d_pos = _pairwise_distance(anchor, positive, p, eps)
     d_neg = _pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -795,12 +800,7 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     name = "triplet_margin_with_distance_loss"
     _tensors(name, anchor=anchor, positive=positive, negative=negative)
     reduction = _reduction(name, None, None, reduction)
-    if margin <= 0:
-        raise ValueError(f"{name}: margin must be greater than 0, got {margin}")
-    if not anchor.ndim == positive.ndim == negative.ndim:
-        raise RuntimeError(f"{name}: The anchor, positive, and negative tensors are expected to "
-                           f"have the same number of dimensions, but got: anchor {anchor.ndim}D, "
-                           f"positive {positive.ndim}D, and negative {negative.ndim}D inputs")
+    _triplet_check(name, anchor, positive, negative, margin)
     if distance_function is None:
         def distance_function(x1, x2):
             return _pairwise_distance(x1, x2, 2, 1e-6)
