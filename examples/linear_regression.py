@@ -142,12 +142,36 @@ def main(argv=None):
         loss.backward()
         return loss
 
-    history = []  # loss tensors, read back once at the end (no per-step GPU sync)
     bar = None
     if tqdm is not None and not args.no_progress:
         bar = tqdm(total=args.steps, desc=f"{args.optimizer} on {device}", unit="step")
-    say = print if bar is None else bar.write
+    history, elapsed = train(args, opt, closure, device, bar, print if bar is None else bar.write)
+    print(f"mean time per step: {1e3 * elapsed / args.steps:.3f} ms ({args.steps} steps)")
 
+    final = ((X @ w + b - y) ** 2).mean().item()
+    print(f"final loss {final:.6f} (noise variance {args.noise**2:.6f})")
+
+    # Compare [w; b] with the truth and with the closed-form least-squares solution
+    # (gpugrad.linalg.lstsq, as torch.linalg.lstsq), in float64 on the same device.
+    A = gpugrad.cat([X.double(), gpugrad.ones(args.n, 1, dtype=gpugrad.float64, device=device)], 1)
+    lstsq = gpugrad.linalg.lstsq(A, y.double()).solution.cpu().numpy().ravel()
+    learned = np.concatenate([w.detach().cpu().numpy().ravel(), b.detach().cpu().numpy()])
+    truth = np.concatenate([w_true.cpu().numpy().ravel(), b_true.cpu().numpy()])
+    print(f"max |[w, b] - [w_true, b_true]| = {np.abs(learned - truth).max():.3e}")
+    print(f"max |[w, b] - least squares|    = {np.abs(learned - lstsq).max():.3e}")
+    if args.plot:
+        plot_losses(gpugrad.stack(history).tolist(), args.plot, f"{args.optimizer}, lr {args.lr}")
+
+
+# ----------------------------------------------------------------------------- sharded data
+
+BLOCK = 65536  # rows per block of generated data, each block from its own seed
+
+
+def train(args, opt, closure, device, bar, say):
+    """`args.steps` optimizer steps, printing the loss ten times; returns the loss tensors (when
+    plotting; read back once at the end, no per-step GPU sync) and the seconds taken."""
+    history = []
     every = max(1, args.steps // 10)
     synchronize(device)
     start = time.perf_counter()
@@ -170,26 +194,7 @@ def main(argv=None):
     elapsed = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    print(f"mean time per step: {1e3 * elapsed / args.steps:.3f} ms ({args.steps} steps)")
-
-    final = ((X @ w + b - y) ** 2).mean().item()
-    print(f"final loss {final:.6f} (noise variance {args.noise**2:.6f})")
-
-    # Compare [w; b] with the truth and with the closed-form least-squares solution
-    # (gpugrad.linalg.lstsq, as torch.linalg.lstsq), in float64 on the same device.
-    A = gpugrad.cat([X.double(), gpugrad.ones(args.n, 1, dtype=gpugrad.float64, device=device)], 1)
-    lstsq = gpugrad.linalg.lstsq(A, y.double()).solution.cpu().numpy().ravel()
-    learned = np.concatenate([w.detach().cpu().numpy().ravel(), b.detach().cpu().numpy()])
-    truth = np.concatenate([w_true.cpu().numpy().ravel(), b_true.cpu().numpy()])
-    print(f"max |[w, b] - [w_true, b_true]| = {np.abs(learned - truth).max():.3e}")
-    print(f"max |[w, b] - least squares|    = {np.abs(learned - lstsq).max():.3e}")
-    if args.plot:
-        plot_losses(gpugrad.stack(history).tolist(), args.plot, f"{args.optimizer}, lr {args.lr}")
-
-
-# ----------------------------------------------------------------------------- sharded data
-
-BLOCK = 65536  # rows per block of generated data, each block from its own seed
+    return history, elapsed
 
 
 def truth(args, np_dtype):
@@ -321,10 +326,6 @@ def main_sharded(args):
     if tqdm is not None and not args.no_progress and rank == 0:
         bar = tqdm(total=args.steps, desc=f"{args.optimizer} on {size} rank(s)", unit="step")
         say = bar.write
-    every = max(1, args.steps // 10)
-    losses = []
-    synchronize(device)
-    start = time.perf_counter()
 
     def closure():
         """The loss over all rows, with w.grad and b.grad its gradient, on every rank."""
@@ -346,25 +347,7 @@ def main_sharded(args):
             b.grad.copy_(flat[args.d:args.d + 1])
         return flat[args.d + 1].clone()
 
-    for step in range(1, args.steps + 1):
-        if args.optimizer == "lbfgs":
-            loss = opt.step(closure)  # the loss before this step, as for the others
-        else:
-            loss = closure()
-            opt.step()
-        if args.plot:
-            losses.append(loss.item())
-        if step % every == 0 or step == 1:
-            value = loss.item()
-            say(f"step {step:>6}  loss {value:.6f}")
-            if bar is not None:
-                bar.set_postfix(loss=f"{value:.6f}", refresh=False)
-        if bar is not None:
-            bar.update()
-    synchronize(device)
-    elapsed = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    losses, elapsed = train(args, opt, closure, device, bar, say)
     say(f"mean time per step: {1e3 * elapsed / args.steps:.3f} ms ({args.steps} steps, "
         f"{size} rank(s))")
 
@@ -390,7 +373,8 @@ def main_sharded(args):
     say("learned [w, b][:8] = " + np.array2string(learned[:8], precision=12, separator=", ",
                                                   floatmode="fixed", max_line_width=1000))
     if args.plot and rank == 0:
-        plot_losses(losses, args.plot, f"{args.optimizer}, lr {args.lr}, {size} rank(s)")
+        plot_losses(gpugrad.stack(losses).tolist(), args.plot,
+                    f"{args.optimizer}, lr {args.lr}, {size} rank(s)")
     if made:
         dist.destroy_process_group()
     return learned
