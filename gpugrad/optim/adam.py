@@ -7,7 +7,7 @@ import math
 from ..autograd.grad_mode import no_grad
 from ..core.tensor import Tensor
 from ..ops.elementwise import maximum
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import Optimizer, _check_adam_args
 
 
 class Adam(Optimizer):
@@ -39,10 +39,7 @@ class Adam(Optimizer):
         maximize=False,
         decoupled_weight_decay=False,
     ):
-        _check_nonnegative("learning rate", lr)
-        _check_nonnegative("epsilon value", eps)
-        _check_betas(betas)
-        _check_nonnegative("weight_decay value", weight_decay)
+        _check_adam_args(lr, eps, betas, weight_decay)
         if not (
             all(isinstance(b, float) for b in betas) or all(isinstance(b, Tensor) for b in betas)
         ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..ops.elementwise import maximum
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import Optimizer, _check_adam_args
 
 
 class Adamax(Optimizer):
@@ -29,10 +29,7 @@ class Adamax(Optimizer):
         *,
         maximize=False,
     ):
-        _check_nonnegative("learning rate", lr)
-        _check_nonnegative("epsilon value", eps)
-        _check_betas(betas)
-        _check_nonnegative("weight_decay value", weight_decay)
+        _check_adam_args(lr, eps, betas, weight_decay)
         super().__init__(
             params,
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check_betas, _check_nonnegative
+from .optimizer import Optimizer, _check_adam_args, _check_nonnegative
 
 
 class NAdam(Optimizer):
@@ -35,10 +35,7 @@ class NAdam(Optimizer):
         *,
         maximize=False,
     ):
-        _check_nonnegative("learning rate", lr)
-        _check_nonnegative("epsilon value", eps)
-        _check_betas(betas)
-        _check_nonnegative("weight_decay value", weight_decay)
+        _check_adam_args(lr, eps, betas, weight_decay)
         _check_nonnegative("momentum_decay value", momentum_decay)
         super().__init__(
             params,

@@ -23,11 +23,15 @@ def _check_nonnegative(what, value):
         raise ValueError(f"Invalid {what}: {value}")
 
 
-def _check_betas(betas):
-    """Adam-family ``betas``: each in [0, 1) (NaN fails), as PyTorch checks them."""
+def _check_adam_args(lr, eps, betas, weight_decay):
+    """The Adam family's checks, in PyTorch's order: lr and eps non-negative, each beta in
+    [0, 1), weight_decay non-negative (NaN fails every one)."""
+    _check_nonnegative("learning rate", lr)
+    _check_nonnegative("epsilon value", eps)
     for i in (0, 1):
         if not 0.0 <= betas[i] < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {betas[i]}")
+    _check_nonnegative("weight_decay value", weight_decay)
 
 
 class Optimizer:
