@@ -205,6 +205,18 @@ def _root(name, what, r, size):
         raise ValueError(f"{name}: {what}={r!r} is not a rank of this group (0 to {size - 1})")
 
 
+def _root_list(name, what, root_name, root, ts, ref, pg):
+    """`root` is a rank; on it `ts` holds one tensor like `ref` per rank, elsewhere nothing
+    (gather's ``gather_list`` at ``dst``, scatter's ``scatter_list`` at ``src``)."""
+    _root(name, root_name, root, pg.size)
+    if pg.rank == root:
+        _list(name, what, ts, ref, pg.size)
+    elif ts:
+        role = "destination" if root_name == "dst" else "source"
+        raise ValueError(f"{name}: Argument ``{what}`` must NOT be specified on non-{role} "
+                         f"ranks (rank {pg.rank}; {root_name} is {root}).")
+
+
 def _avg_ok(name, op, t):
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{name}: op must be a ReduceOp, got {op!r}")
@@ -632,14 +644,10 @@ def gather(tensor, gather_list=None, dst=0, group=None, async_op=False):
 
     def check():
         _tensor(name, "tensor", tensor)
-        _root(name, "dst", dst, pg.size)
+        _root_list(name, "gather_list", "dst", dst, gather_list, tensor, pg)
         if pg.rank == dst:
-            _list(name, "gather_list", gather_list, tensor, pg.size)
             for t in gather_list:
                 _writable(name, t)
-        elif gather_list:
-            raise ValueError(f"{name}: Argument ``gather_list`` must NOT be specified on "
-                             f"non-destination ranks (rank {pg.rank}; dst is {dst}).")
 
     err = _local(check)
     _agree(pg, name, _meta(name, None, dst if err is None else 0,
@@ -685,12 +693,7 @@ def scatter(tensor, scatter_list=None, src=0, group=None, async_op=False):
 
     def check():
         _tensor(name, "tensor", tensor)
-        _root(name, "src", src, pg.size)
-        if pg.rank == src:
-            _list(name, "scatter_list", scatter_list, tensor, pg.size)
-        elif scatter_list:
-            raise ValueError(f"{name}: Argument ``scatter_list`` must NOT be specified on "
-                             f"non-source ranks (rank {pg.rank}; src is {src}).")
+        _root_list(name, "scatter_list", "src", src, scatter_list, tensor, pg)
         _writable(name, tensor)
 
     err = _local(check)

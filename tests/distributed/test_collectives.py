@@ -218,3 +218,20 @@ def test_mpi_backend_refuses_cuda_tensors(world, cuda_device):
     x = gpugrad.ones(3, device=cuda_device)
     with pytest.raises(RuntimeError, match="not CUDA-aware.*'nccl'"):
         dist.all_reduce(x)
+
+
+def test_a_list_on_a_non_root_rank_raises_on_every_rank(several):
+    r, n = several
+    parts = [gpugrad.zeros(2) for _ in range(n)]
+    for call, what, role, root in ((dist.gather, "gather_list", "destination", "dst"),
+                                   (dist.scatter, "scatter_list", "source", "src")):
+        # every rank passes a list; the root may, rank 1 may not: rank 1 says why, the root
+        # names the rank that erred
+        if r == 1:
+            err = (ValueError, rf"``{what}`` must NOT be specified on non-{role} ranks "
+                   rf"\(rank 1; {root} is 0\)")
+        else:
+            err = (RuntimeError, r"rank\(s\) \[1(, \d+)*\] passed invalid arguments")
+        with pytest.raises(err[0], match=err[1]):
+            call(gpugrad.zeros(2), parts, 0)
+    dist.barrier()
