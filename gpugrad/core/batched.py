@@ -62,16 +62,6 @@ class BatchedTensor(Tensor):
     def detach(self) -> Tensor:
         return batched(self._value.detach(), self._bdim, self._level)
 
-    def _alias(self):
-        t = batched(self._value, self._bdim, self._level)
-        t._vc = self._vc
-        t.grad_fn = self.grad_fn
-        t._rg = self._rg
-        fw = getattr(self, "_fw", None)
-        if fw:
-            t._fw = fw
-        return t
-
     def _refuse(self, what):
         raise RuntimeError(
             f"vmap: {what} is not possible on a batched tensor inside vmap (its value differs "

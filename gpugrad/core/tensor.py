@@ -276,9 +276,13 @@ class Tensor(TensorMethods):
             raise TypeError(f"data: expected a Tensor, got {type(value).__name__}")
         self._data = value._data
 
+    def _lift(self):
+        """A new tensor object on the same storage, outside the graph."""
+        return wrap(self._data)
+
     def _alias(self):
         """A second tensor object for the same storage, graph position and version counter."""
-        t = wrap(self._data)
+        t = self._lift()
         t._vc = self._vc
         t.grad_fn = self.grad_fn
         t._rg = self._rg
