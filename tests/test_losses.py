@@ -639,3 +639,18 @@ def test_fused_and_general_cross_entropy_agree():
     (g1,) = gg.autograd.grad(fused, [x])
     (g2,) = gg.autograd.grad(general, [x])
     np.testing.assert_allclose(g1.numpy(), g2.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("probabilities", [False, True])
+def test_cross_entropy_weight_of_the_wrong_size_raises_as_torch(probabilities):
+    x = np.zeros((2, 3))
+    y = np.full((2, 3), 1 / 3) if probabilities else np.array([0, 2])
+    with pytest.raises(RuntimeError, match=r"cross_entropy: weight tensor should be defined "
+                       r"either for all 3 classes or no classes but got weight tensor of "
+                       r"shape: \[2\]"):
+        gF.cross_entropy(gg.tensor(x), gg.tensor(y), weight=gg.ones(2, dtype=gg.float64))
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 3 "
+                       "classes or no classes"):
+        torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(y),
+                                          weight=torch.ones(2, dtype=torch.float64))

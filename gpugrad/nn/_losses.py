@@ -329,13 +329,18 @@ def _class_check(name, input, target, weight):
             raise RuntimeError(f"{name}: Expected target size {list(si[:1] + si[2:])}, got "
                                f"{list(st)} (target of shape {st} for input of shape {si})")
     c = si[1] if input.ndim > 1 else si[0]
+    _class_weight(name, weight, c)
+    return c
+
+
+def _class_weight(name, weight, c):
+    """PyTorch's check of a per-class `weight` (None, or C values)."""
     if weight is not None:
         _tensors(name, weight=weight)
         if weight.ndim != 1 or weight.shape[0] != c:
             raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
                                f"classes or no classes but got weight tensor of shape: "
                                f"{list(weight.shape)}")
-    return c
 
 
 def _targets_need_care(target, c, ignore_index):
@@ -462,12 +467,8 @@ def _prob_cross_entropy(input, target, weight, ignore_index, reduction, label_sm
         target = target * (1 - label_smoothing) + label_smoothing / c
     logp = composite.log_softmax(input, cd)
     prod = logp * target
+    _class_weight(name, weight, c)
     if weight is not None:
-        _tensors(name, weight=weight)
-        if weight.ndim != 1 or weight.shape[0] != c:
-            raise RuntimeError(f"{name}: weight tensor should be defined either for all {c} "
-                               f"classes or no classes but got weight tensor of shape: "
-                               f"{list(weight.shape)}")
         prod = prod * weight.reshape((c,) + (1,) * (input.ndim - 1 - cd))
     per_sample = -prod.sum(cd)
     if reduction == "mean" and input.ndim == 1:
