@@ -25,18 +25,18 @@ SIZES = (784, 256, 256, 10)
 LR = 0.01
 
 
-def init(bench: Bench, batch: int) -> tuple[list[Any], Any, Any]:
-    """[W1, b1, W2, b2, W3, b3] with W (fan_in, fan_out), inputs X (batch, 784) and labels,
-    on the run's device; the same numbers on every device."""
+def init(bench: Bench, batch: int, sizes=SIZES) -> tuple[list[Any], Any, Any]:
+    """[W1, b1, W2, b2, W3, b3] with W (fan_in, fan_out) for layer widths `sizes`, inputs X
+    (batch, sizes[0]) and labels, on the run's device; the same numbers on every device."""
     np = B.numpy  # host arrays first: the same numbers on every device
     rng = np.random.default_rng(0)
     params = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         scale = np.float32(1 / np.sqrt(fan_in))
         params += [rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale,
                    rng.standard_normal(fan_out, dtype=np.float32) * scale]
-    X = rng.standard_normal((batch, SIZES[0]), dtype=np.float32)
-    labels = rng.integers(0, SIZES[-1], batch)
+    X = rng.standard_normal((batch, sizes[0]), dtype=np.float32)
+    labels = rng.integers(0, sizes[-1], batch)
     xp = bench.xp
     return [xp.asarray(p) for p in params], xp.asarray(X), xp.asarray(labels)
 

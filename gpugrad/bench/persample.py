@@ -13,31 +13,15 @@ they are installed.
 
 from __future__ import annotations
 
-from typing import Any
-
 import gpugrad
-from gpugrad import backend as B
 from gpugrad.func import grad, vmap
 from gpugrad.nn import functional as F
 
+from . import mlp
 from .harness import Bench, Row
 
 SUITE = "vmap"
 SIZES = (256, 128, 128, 10)
-
-
-def init(bench: Bench, batch: int) -> tuple[list[Any], Any, Any]:
-    np = B.numpy
-    rng = np.random.default_rng(0)
-    params = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        scale = np.float32(1 / np.sqrt(fan_in))
-        params += [rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale,
-                   rng.standard_normal(fan_out, dtype=np.float32) * scale]
-    X = rng.standard_normal((batch, SIZES[0]), dtype=np.float32)
-    labels = rng.integers(0, SIZES[-1], batch)
-    xp = bench.xp
-    return [xp.asarray(p) for p in params], xp.asarray(X), xp.asarray(labels)
 
 
 def hand_per_sample(xp, p, X, labels):
@@ -68,7 +52,7 @@ def loss(p, x, y):
 def table(bench: Bench, batch: int) -> tuple[float, float | None]:
     """Time one batch size; returns gpugrad vmap's time over the loop's and over torch's."""
     xp = bench.xp
-    params, X, labels = init(bench, batch)
+    params, X, labels = mlp.init(bench, batch, SIZES)
     ref = bench.hand
     rows = [Row(ref, lambda: hand_per_sample(xp, params, X, labels))]
     gp = [gpugrad.as_tensor(w) for w in params]
