@@ -320,3 +320,11 @@ def test_cosine_closed_form_values():
         lrs.append(sched.get_last_lr()[0])
     ref = [0.02 + 0.08 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)]
     assert lrs == pytest.approx(ref, rel=1e-14)
+
+
+def test_cyclic_needs_momentum_or_beta1():
+    p = gpugrad.ones(1, requires_grad=True)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        S.CyclicLR(gpugrad.optim.Adagrad([p]), base_lr=0.01, max_lr=0.1)
+    assert S.CyclicLR(gpugrad.optim.Adam([p]), 0.01, 0.1).use_beta1
+    assert not S.CyclicLR(gpugrad.optim.SGD([p], momentum=0.9), 0.01, 0.1).use_beta1

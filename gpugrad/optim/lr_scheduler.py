@@ -54,6 +54,15 @@ def _lrs(optimizer, key="lr"):
     return [group[key] for group in optimizer.param_groups]
 
 
+def _uses_beta1(optimizer):
+    """For ``cycle_momentum``: whether the optimizer's momentum is ``betas[0]`` (Adam family)
+    rather than ``momentum``; raises, as PyTorch, when it has neither."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            "optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+    return "betas" in optimizer.defaults
+
+
 def _format_param(name, optimizer, param):
     """One value per parameter group: `param` itself if it is a list or tuple of that length."""
     if isinstance(param, (list, tuple)):
@@ -747,12 +756,7 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option "
-                    "enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1(optimizer)
             self.base_momentums = _format_param("base_momentum", optimizer, base_momentum)
             self.max_momentums = _format_param("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
@@ -950,12 +954,7 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    "optimizer must support momentum or beta1 with `cycle_momentum` option "
-                    "enabled"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _uses_beta1(optimizer)
             maxes = _format_param("max_momentum", optimizer, max_momentum)
             bases = _format_param("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
