@@ -37,7 +37,7 @@ from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
 from .core import batched as _b
 from .core import factories as _F
-from .core.node import Node
+from .core.node import leaf_edges
 from .core.state import batch_levels, fw_levels
 from .core.tensor import Tensor
 from .ops import cat, narrow, stack
@@ -143,26 +143,15 @@ def _enter(x, made):
 
 def _reaches_user_leaf(tensors, made):
     """Whether the graph of `tensors` reaches a leaf that requires grad and no transform made."""
-    stack, seen = [], set()
+    roots = []
     for t in tensors:
         if isinstance(t, Tensor) and t._rg:
             if t.grad_fn is None:
                 if id(t) not in made:
                     return True
-            elif t.grad_fn not in seen:
-                seen.add(t.grad_fn)
-                stack.append(t.grad_fn)
-    while stack:
-        for m in stack.pop().next:
-            if m is None:
-                continue
-            if type(m) is Node:
-                if m not in seen:
-                    seen.add(m)
-                    stack.append(m)
-            elif id(m) not in made:
-                return True
-    return False
+            else:
+                roots.append(t.grad_fn)
+    return any(id(m) not in made for m in leaf_edges(roots))
 
 
 def _need_graph(tensors, made):

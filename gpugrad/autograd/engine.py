@@ -12,7 +12,7 @@ from heapq import heapify, heappop, heappush
 
 from .. import backend as B
 from ..core.batched import BatchedTensor, physical
-from ..core.node import FREED, Node
+from ..core.node import FREED, Node, leaf_edges
 from ..core.state import anomaly, batch_levels, duals, fw_levels, post_hooked, state, track_all
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to
@@ -172,18 +172,9 @@ def _leaf_uses(roots) -> dict:
     """For each leaf with post-accumulate-grad hooks, how many edges lead to it from the nodes
     reachable from `roots` (when all have delivered, its gradient is final)."""
     uses: dict = {}
-    seen = {r for r in roots if type(r) is Node}
-    stack = list(seen)
-    while stack:
-        for m in stack.pop().next:
-            if m is None:
-                continue
-            if type(m) is Node:
-                if m not in seen:
-                    seen.add(m)
-                    stack.append(m)
-            elif getattr(m, "_post_hooks", None):
-                uses[m] = uses.get(m, 0) + 1
+    for m in leaf_edges(r for r in roots if type(r) is Node):
+        if getattr(m, "_post_hooks", None):
+            uses[m] = uses.get(m, 0) + 1
     return uses
 
 

@@ -147,3 +147,20 @@ def user_frame():
         return None
     line = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
     return f'File "{f.f_code.co_filename}", line {f.f_lineno}, in {f.f_code.co_name}: {line}'
+
+
+def leaf_edges(nodes):
+    """The leaf end of every edge out of the nodes reachable from `nodes` (each node walked
+    once): a leaf tensor once per edge into it."""
+    seen = set(nodes)
+    stack = list(seen)
+    while stack:
+        for m in stack.pop().next:
+            if m is None:
+                continue
+            if type(m) is Node:
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+            else:
+                yield m
