@@ -37,7 +37,7 @@ from .autograd import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad
 from .core import batched as _b
 from .core import factories as _F
-from .core.node import leaf_edges
+from .core.node import leaf_edges as _leaf_edges
 from .core.state import batch_levels, fw_levels
 from .core.tensor import Tensor
 from .ops import cat, narrow, stack
@@ -151,7 +151,7 @@ def _reaches_user_leaf(tensors, made):
                     return True
             else:
                 roots.append(t.grad_fn)
-    return any(id(m) not in made for m in leaf_edges(roots))
+    return any(id(m) not in made for m in _leaf_edges(roots))
 
 
 def _need_graph(tensors, made):
