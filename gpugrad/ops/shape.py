@@ -191,7 +191,23 @@ def _expand_vjp(F, g, args, out, n):
     return (sum_to(F, g, n.params[1]),)
 
 
-EXPAND = linear_op("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _expand_vjp)
+def _expand_fwd(xp, x, shape, src):
+    # Where no dim grows (only dims of size 1 added or kept), no element is repeated: a
+    # reshape, a view that can be written through as in PyTorch (NumPy's broadcast views
+    # are read-only).
+    if x.size == _prod(shape):
+        return xp.reshape(x, shape)
+    return xp.broadcast_to(x, shape)
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+EXPAND = linear_op("expand", _expand_fwd, _expand_vjp)
 
 
 @public("Shape and indexing")
