@@ -509,6 +509,32 @@ def norm_index(name, x, idx):
     return tuple(out)
 
 
+def _dims_taken(i):
+    """How many dims of the indexed tensor index entry `i` consumes (a bool mask: its own)."""
+    if i is None or i is Ellipsis:
+        return 0
+    a = i._data if type(i) is BatchedTensor else i  # (a batched index: its logical shape)
+    return a.ndim if B.is_array(a) and a.dtype.kind == "b" else 1
+
+
+def check_arrays(name, shape, idx):
+    """Check the integer-array entries of index tuple `idx` (from `norm_index`) against the
+    sizes of the dims of `shape` they index (negative ones count from the end), for arrays
+    whose indexing wraps instead of raising (CuPy's; `B.check_index` checks them on the
+    device and raises at the next sync)."""
+    dim = 0
+    for k, i in enumerate(idx):
+        if i is Ellipsis:
+            dim = len(shape) - builtins.sum(_dims_taken(j) for j in idx[k + 1:])
+            continue
+        a = physical(i) if type(i) is BatchedTensor else i
+        if B.is_array(a) and a.dtype.kind != "b" and dim < len(shape):
+            n = shape[dim]
+            B.check_index(f"{name}: index {{value}} is out of bounds for dimension {dim} with "
+                          f"size {n}", a, -n, n)
+        dim += _dims_taken(i)
+
+
 def _getitem_vjp(F, g, args, out, n):
     idx, shape = n.params
     return (F.index_add_zeros(g, shape, idx),)
@@ -551,7 +577,23 @@ def _index(x, idx):
 @public("Shape and indexing", method=False)
 def getitem(input, index):
     """``input[index]`` with ints, slices, None, ..., bool masks and integer tensors/lists."""
-    return _index(input, norm_index("getitem", input, index))
+    idx = norm_index("getitem", input, index)
+    if not B.index_checked(input._data):
+        check_arrays("getitem", input._data.shape, idx)
+    return _index(input, idx)
+
+
+def add_at(xp, out, idx, v):
+    """``xp.add.at(out, idx, v)``: `v` added into `out` at `idx`, repeated indices adding up,
+    for every dtype. CuPy's scatter-add (atomics) takes 32- and 64-bit integers and floats
+    only, so bools and 8- and 16-bit integers add up in int32 and are cast back: integers wrap
+    around as in PyTorch (the sum modulo 2**bits, whatever the order), bools are a logical or."""
+    if out.dtype.kind in "biu" and out.dtype.itemsize < 4:
+        wide = out.astype(xp.int32)
+        xp.add.at(wide, idx, v)
+        out[...] = wide != 0 if out.dtype.kind == "b" else wide.astype(out.dtype)
+    else:
+        xp.add.at(out, idx, v)
 
 
 def _iaz_fwd(xp, g, shape, idx):
@@ -559,7 +601,7 @@ def _iaz_fwd(xp, g, shape, idx):
     if _is_basic(idx):
         z[idx] = g
     else:
-        xp.add.at(z, idx, g)
+        add_at(xp, z, idx, g)
     return z
 
 
@@ -586,7 +628,7 @@ def _index_put_fwd(xp, x, v, idx, accumulate, out=None):
     elif _is_basic(idx):
         out[idx] += v
     else:
-        xp.add.at(out, idx, v)
+        add_at(xp, out, idx, v)
     return out
 
 
@@ -606,6 +648,8 @@ INDEX_PUT = linear_op("index_put", _index_put_fwd, _index_put_vjp, nin=2, unbroa
 def index_put(input, indices, values, accumulate=False, *, out=None):
     """A copy of `input` with ``input[indices] = values`` (or ``+=`` with accumulate)."""
     idx = norm_index("index_put", input, indices)
+    if not B.index_checked(input._data):
+        check_arrays("index_put", input._data.shape, idx)
     if isinstance(values, Tensor):
         if not B.same_device(values._data, input._data):
             raise RuntimeError(f"index_put: values are on {values.device} but the tensor is on "
@@ -654,13 +698,11 @@ def _check_index(name, input, dim, index):
         if j != d and a > b:
             raise RuntimeError(f"{name}: size of index ({tuple(index._data.shape)}) exceeds the "
                                f"input's ({tuple(input._data.shape)}) at dimension {j}")
-    if index._data.size:
-        values = physical(index)  # (inside vmap: every example's indices)
-        lo, hi = int(values.min()), int(values.max())
-        size = input._data.shape[d] if input._data.ndim else 1
-        if lo < 0 or hi >= size:  # no wrap-around of negative indices, as in PyTorch
-            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of bounds for "
-                             f"dimension {d} with size {size}")
+    size = input._data.shape[d] if input._data.ndim else 1
+    # No wrap-around of negative indices, as in PyTorch (inside vmap: every example's indices;
+    # on a GPU checked on the device, raised at the next sync: B.check_index).
+    B.check_index(f"{name}: index {{value}} is out of bounds for dimension {d} with size {size}",
+                  physical(index), 0, size)
     return d
 
 
@@ -680,7 +722,7 @@ def take_along_dim(input, indices, dim):
 def _scatter_add_fwd(xp, x, src, dim, index, src_shape):
     out = x.copy()
     idx = _gather_index(xp, index._data, dim)
-    xp.add.at(out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
+    add_at(xp, out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
     return out
 
 
