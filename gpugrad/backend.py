@@ -2,6 +2,10 @@
 
 Everything else gets its array module (`xp`) from here and never branches on the device.
 CuPy is imported lazily, the first time a CUDA device is asked for.
+
+Where CuPy does not refuse what NumPy refuses, the checks live here: an out-of-range index is
+an IndexError at once on the CPU and, on a GPU, a check done on the device and raised at the
+next sync point (`check_index`, "index checks" below), as PyTorch's device-side asserts.
 """
 
 from __future__ import annotations
@@ -597,7 +601,7 @@ def defer_index_check(message: str, idx, lo: int, hi: int) -> None:
     if idx.size == 0:
         return
     xp = xp_of(idx)
-    key = "cpu" if xp is np else idx.device.id
+    key = getattr(getattr(idx, "device", None), "id", "cpu")  # (a CUDA device's index)
     checks = _pending.setdefault(key, {})
     mn, mx = idx.min(), idx.max()
     seen = checks.get(message)

@@ -426,7 +426,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
         name = op.name + "_"
         if type(out) is Target:
             out, name = out.tensor, out.name
-        refuse_overlap(name, out._data)
+        refuse_overlap(name, out)
         check_inplace(name, out, args)
         if record or tangents:
             return _inplace_recorded(op, args, params, out, name)
@@ -618,12 +618,13 @@ def overlapping(a) -> bool:
         s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
 
 
-def refuse_overlap(name, a):
-    """Refuse an in-place write into array `a` when its elements share memory, with PyTorch's
+def refuse_overlap(name, t):
+    """Refuse an in-place write into tensor `t` when its elements share memory, with PyTorch's
     error: NumPy refuses to write into a broadcast view (read-only), but CuPy has no read-only
     arrays and would write each shared element from many threads at once (a race). Every
     in-place op on a GPU (and on the CPU, outside the no-graph fast path in `apply`, where
     NumPy's read-only flag already refuses) passes here before writing."""
+    a = t._data
     if 0 in a.strides and overlapping(a):
         raise RuntimeError(f"{name}: {OVERLAP}")
 

@@ -2,6 +2,14 @@
 scatter_add, index_put, clone, device moves (primitives, all linear: each jvp is the op on the
 tangent); view, flatten, squeeze, unsqueeze, transpose, broadcast_to, stack, split, chunk,
 repeat, ... (composites).
+
+What CuPy does not check, these ops do, on every device: integer-array indices out of range
+(CuPy wraps them around) are refused by `B.check_index`, at once on the CPU and at the next
+sync point on a GPU (getitem, index_put and setitem, gather, scatter_add); scatter-adds of
+bools and 8/16-bit integers go through int32 (`add_at`: CuPy's atomics lack them); and an
+assignment through repeated indices is made deterministic on a GPU, the last write winning as
+in NumPy (`last_wins`; PyTorch leaves it undefined). In-place writes into memory that
+elements share (``expand``) are refused by the registry (`registry.refuse_overlap`).
 """
 
 from __future__ import annotations
@@ -620,10 +628,78 @@ def index_add_zeros(g, shape, idx):
     return apply(INDEX_ADD_ZEROS, (g,), (tuple(shape), norm_index("index_add_zeros", g, idx)))
 
 
+def last_wins(xp, shape, idx, v):
+    """`v` for ``out[idx] = v`` (`out` of `shape`; `idx` from `norm_index`, with integer
+    arrays) such that every element of `out` that the integer arrays name more than once
+    gets the same value from each of its writes: the value of its last write (in C order
+    over the index arrays), as NumPy's sequential assignment gives. The writes then agree
+    whatever order they land in, so the result is deterministic where CuPy's scatter runs
+    them concurrently (PyTorch leaves ``index_put_`` with repeated indices undefined). One
+    stable sort of the flat positions finds each element's last write; `v` is returned
+    unchanged when no two writes could differ (no integer array, or `v` the same along the
+    arrays' dims). Bool masks never repeat an element: with one, `v` is returned unchanged."""
+    ndim = len(shape)
+    entries = list(idx)
+    if not builtins.any(B.is_array(i) for i in entries) or builtins.any(
+            B.is_array(i) and i.dtype.kind == "b" for i in entries):
+        return v
+    # The dims each entry indexes, the result dims the basic entries give, and the integer
+    # entries (Python ints are advanced indices too when arrays are present, as in NumPy).
+    adv, keys, basic, dim = [], [], [], 0
+    before = None  # result dims from basic entries before the first advanced one
+    for k, i in enumerate(entries):
+        if i is None:
+            basic.append(1)
+        elif i is Ellipsis:
+            n = ndim - dim - builtins.sum(1 for j in entries[k + 1:]
+                                          if j is not None and j is not Ellipsis)
+            basic.extend(shape[dim:dim + n])
+            dim += n
+        elif isinstance(i, slice):
+            basic.append(len(range(*i.indices(shape[dim]))))
+            dim += 1
+        else:
+            if before is None:
+                before = len(basic)
+            n = shape[dim]
+            a = xp.asarray(i)
+            adv.append(k)
+            keys.append((xp.where(a < 0, a + n, a), n))
+            dim += 1
+    basic.extend(shape[dim:])
+    key = None
+    for a, n in keys:  # the position among the indexed dims, as one integer
+        key = a if key is None else key * n + a
+    assert key is not None and before is not None
+    sshape = key.shape
+    p = before if adv == list(range(adv[0], adv[-1] + 1)) else 0  # NumPy's placement
+    rshape = tuple(basic[:p]) + tuple(sshape) + tuple(basic[p:])
+    va = xp.asarray(v)
+    lead = len(rshape) - va.ndim
+    if key.size <= 1 or builtins.all(va.shape[d - lead] == 1 for d in range(p, p + len(sshape))
+                                     if d >= lead):
+        return v
+    flat = key.reshape(-1)
+    order = xp.argsort(flat, kind="stable")
+    sk = flat[order]
+    start = xp.ones(flat.size, dtype=bool)
+    start[1:] = sk[1:] != sk[:-1]
+    last = xp.ones(flat.size, dtype=bool)
+    last[:-1] = start[1:]
+    run = xp.cumsum(start) - 1  # each sorted write's run of equal positions
+    w = xp.empty_like(order)
+    w[order] = order[last][run]  # each write's last write of the same position
+    m = flat.size
+    vb = xp.broadcast_to(va, rshape).reshape(rshape[:p] + (m,) + rshape[p + len(sshape):])
+    return xp.take(vb, w, axis=p).reshape(rshape)
+
+
 def _index_put_fwd(xp, x, v, idx, accumulate, out=None):
     if out is None:
         out = x.copy()
     if not accumulate:
+        if not B.index_checked(out) and not _is_basic(idx):
+            v = last_wins(xp, out.shape, idx, v)  # (NumPy's assignment is sequential)
         out[idx] = v
     elif _is_basic(idx):
         out[idx] += v
