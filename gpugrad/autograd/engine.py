@@ -11,6 +11,7 @@ import threading
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
+from ..core import collector
 from ..core.batched import BatchedTensor, physical
 from ..core.node import FREED, Node, leaf_edges
 from ..core.state import anomaly, batch_levels, duals, fw_levels, post_hooked, state, track_all
@@ -328,6 +329,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         _callbacks.stack.pop()
         state.grad_enabled = prev
         quiet.__exit__(None, None, None)
+        if collector.paused():
+            collector.release()
     if capture is not None:
         return [_result(capture[t.grad_fn if t.grad_fn is not None else t], t, handed)
                 for t in inputs]
