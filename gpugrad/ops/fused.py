@@ -6,8 +6,11 @@ The fused forward sweeps the rows of X in cache-sized chunks; for each chunk it 
 residual ``r = X_c w + b - y_c``, adds ``r . r`` to the loss and, while the chunk is still in
 cache, ``X_c^T r`` to the weight gradient: gradient accumulation over chunks, so value and
 gradient together cost one pass over X. The vjp then only scales what the forward accumulated.
-When a graph is being built (``create_graph``) or a tangent carried, the vjp and jvp are the
-composite's formulas in gpugrad ops instead, so higher-order derivatives stay exact.
+On the CPU, where Numba is installed (the ``fast`` extra), a compiled loop does the same row by
+row (``kernels/linear_mse_cpu.py``): the NumPy sweep's two BLAS calls per chunk cost up to twice
+a plain read of X on some CPUs, the loop about one read. When a graph is being built
+(``create_graph``) or a tangent carried, the vjp and jvp are the composite's formulas in
+gpugrad ops instead, so higher-order derivatives stay exact.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from ..core.factories import arange
 from ..core.tensor import Tensor
 from .composite import softmax
 from .kernels import linear_mse as _cuda_linear_mse
+from .kernels import linear_mse_cpu as _cpu_linear_mse
 from .namespace import sum_to
 from .registry import apply, defop, device_error
 
@@ -63,6 +67,10 @@ def row_chunk(a, rows=None) -> int:
     return max(1, min(n, CACHE_BYTES // row_bytes))
 
 
+# At least this many elements of the swept array per thread: waking a thread costs tens of
+# microseconds, as much as sweeping about a million elements that are in cache.
+MIN_PER_THREAD = 1 << 20
+
 _pool: list = []
 _pool_lock = threading.Lock()
 
@@ -70,12 +78,13 @@ _pool_lock = threading.Lock()
 def map_rows(a, chunk, fn):
     """``fn(lo, hi)`` over contiguous row ranges of `a` that are whole chunks, in order.
 
-    On the CPU the ranges run on a thread per core (NumPy's BLAS and ufuncs release the GIL),
-    each range a fixed share, so that results do not depend on timing; on a GPU, one range.
+    On the CPU the ranges run on a thread per core, the calling thread's included (NumPy's BLAS
+    and ufuncs release the GIL), each range a fixed share, so that results do not depend on
+    timing; on a GPU, one range.
     """
     n = a.shape[0]
     chunks = -(-n // chunk) if n else 0
-    parts = min(_cpu_count(), chunks) if type(a) is B.ndarray else 1
+    parts = min(_cpu_count(), chunks, a.size // MIN_PER_THREAD) if type(a) is B.ndarray else 1
     if parts <= 1:
         return [fn(0, n)]
     per = -(-chunks // parts) * chunk
@@ -84,8 +93,9 @@ def map_rows(a, chunk, fn):
         with _pool_lock:
             if not _pool:
                 _pool.append(ThreadPoolExecutor(_cpu_count(), thread_name_prefix="gpugrad-rows"))
-    futures = [_pool[0].submit(fn, lo, hi) for lo, hi in ranges]
-    return [f.result() for f in futures]
+    futures = [_pool[0].submit(fn, lo, hi) for lo, hi in ranges[1:]]
+    first = fn(*ranges[0])  # the calling thread takes a range too: one hand-off fewer
+    return [first] + [f.result() for f in futures]
 
 
 # ----------------------------------------------------------------------------- linear_mse
@@ -158,6 +168,10 @@ def _cuda_sweep(xp, *args):
     return _cuda_linear_mse.sweep(xp, *args, fallback=_sweep)
 
 
+def _cpu_sweep(xp, *args):
+    return _cpu_linear_mse.sweep(xp, *args, fallback=_sweep, map_rows=map_rows)
+
+
 def _scale(y, g):
     n = 1
     for s in y.shape:
@@ -214,7 +228,7 @@ def _linear_mse_jvp(F, ts, args, out, params):
 # Fused: value and gradient in one pass over X (the composite reads X twice per step).
 LINEAR_MSE = defop("linear_mse", _forward(_sweep), _linear_mse_vjp, _linear_mse_jvp, save="all",
                    nin=4, residuals=True, with_needs=True, node_name="LinearMseBackward0",
-                   kernels={"cuda": _forward(_cuda_sweep)})
+                   kernels={"cuda": _forward(_cuda_sweep), "cpu": _forward(_cpu_sweep)})
 
 
 def _check(name, X, w, y, b):
