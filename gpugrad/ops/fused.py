@@ -15,6 +15,7 @@ gpugrad ops instead, so higher-order derivatives stay exact.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -70,32 +71,52 @@ def row_chunk(a, rows=None) -> int:
 # At least this many elements of the swept array per thread: waking a thread costs tens of
 # microseconds, as much as sweeping about a million elements that are in cache.
 MIN_PER_THREAD = 1 << 20
+BLOCKS_PER_THREAD = 8
 
 _pool: list = []
 _pool_lock = threading.Lock()
 
 
 def map_rows(a, chunk, fn):
-    """``fn(lo, hi)`` over contiguous row ranges of `a` that are whole chunks, in order.
+    """``[fn(lo, hi) for each block]`` over contiguous row ranges of `a` (blocks of whole chunks),
+    in row order.
 
-    On the CPU the ranges run on a thread per core, the calling thread's included (NumPy's BLAS
-    and ufuncs release the GIL), each range a fixed share, so that results do not depend on
-    timing; on a GPU, one range.
+    On the CPU the blocks run on a thread per core, the calling thread's included (NumPy's BLAS
+    and ufuncs release the GIL). The blocks are fixed by the shape, the chunk and the number of
+    cores, and the results come back in row order whichever thread ran a block, so results do
+    not depend on timing; the threads take blocks as they finish the last (several per thread),
+    so that a core that is busy with something else, such as BLAS threads still spinning after
+    a call, holds up only its share. On a GPU, one block.
     """
     n = a.shape[0]
     chunks = -(-n // chunk) if n else 0
     parts = min(_cpu_count(), chunks, a.size // MIN_PER_THREAD) if type(a) is B.ndarray else 1
     if parts <= 1:
         return [fn(0, n)]
-    per = -(-chunks // parts) * chunk
-    ranges = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    per = -(-chunks // min(chunks, BLOCKS_PER_THREAD * parts)) * chunk
+    blocks = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    results: list = [None] * len(blocks)
+    take = itertools.count().__next__  # (atomic under the GIL)
+
+    def work():
+        i = take()
+        while i < len(blocks):
+            results[i] = fn(*blocks[i])
+            i = take()
+
     if not _pool:
         with _pool_lock:
             if not _pool:
                 _pool.append(ThreadPoolExecutor(_cpu_count(), thread_name_prefix="gpugrad-rows"))
-    futures = [_pool[0].submit(fn, lo, hi) for lo, hi in ranges[1:]]
-    first = fn(*ranges[0])  # the calling thread takes a range too: one hand-off fewer
-    return [first] + [f.result() for f in futures]
+    futures = [_pool[0].submit(work) for _ in range(parts - 1)]
+    try:
+        work()  # the calling thread works too: one hand-off fewer
+    finally:
+        for f in futures:
+            f.exception()  # (waits: no block still running once this returns or raises)
+    for f in futures:
+        f.result()  # a block's error, raised here
+    return results
 
 
 # ----------------------------------------------------------------------------- linear_mse
