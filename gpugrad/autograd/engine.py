@@ -20,6 +20,7 @@ from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
 
 _XP = B._XP
+_ndarray = B.ndarray
 
 
 def _tensor(v):
@@ -87,10 +88,15 @@ def store_grad(t, g, create_graph, handed):
                            "returned a wrong shape)")
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
+    gd, td = g._data, t._data
+    if (type(gd) is not _ndarray or type(td) is not _ndarray) and not B.same_device(gd, td):
+        raise RuntimeError(f"backward: the gradient computed for a tensor on {t.device} is on "
+                           f"{g.device} (a rule returned a gradient on another device)")
     with _grad_lock:
-        old = t.grad
+        old = getattr(t, "_grad", None)
         if old is None:
-            t.grad = _own(g, handed) if not create_graph else g
+            # (shape, dtype and device checked above: the .grad setter's checks, without it)
+            t._grad = _own(g, handed) if not create_graph else g
         elif create_graph or old._rg or type(old) is BatchedTensor or type(g) is BatchedTensor:
             t.grad = old + g
         else:
