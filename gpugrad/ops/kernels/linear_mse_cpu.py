@@ -65,6 +65,13 @@ def unavailable() -> str | None:
     return None if loop() is not None else _missing[0]
 
 
+def in_cache_bytes() -> int:
+    """Below this size of X the two-pass NumPy sweep is used: two L2 caches' worth (where the
+    second read of X comes from cache)."""
+    from ..fused import CACHE_BYTES  # noqa: PLC0415 - (ops.fused imports this module)
+    return 4 * CACHE_BYTES
+
+
 def supports(X, w, b, y) -> bool:
     """Whether the loop takes these arrays: one output, float32/64 of one dtype, X C-contiguous."""
     return (X.dtype.name in ("float32", "float64") and X.ndim == 2 and w.ndim == 1
@@ -81,6 +88,11 @@ def sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r, fallback, map_rows):
     n, d = X.shape if X.ndim == 2 else (0, 0)
     if f is None or not (n and d and supports(X, w, b, y)):
         return fallback(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r)
+    if X.nbytes <= in_cache_bytes():
+        # X fits in the caches: BLAS's two passes over it, from cache, beat one compiled pass
+        # (0.088 against 0.108 ms for 10,000 x 64 float32 on a 2-core Xeon; 0.35 against 0.31
+        # at 30,000 x 64, which no longer fits).
+        return fallback(xp, X, w, b, y, n, grad_w, grad_b, keep_r)
     R = xp.empty(n if keep_r else 1, X.dtype)
     zero = X.dtype.type(0)
     bias = zero if b is None else b.reshape(())[()]
