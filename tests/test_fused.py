@@ -190,7 +190,7 @@ needs_numba = pytest.mark.skipif(
 @pytest.mark.parametrize("keep_r", [False, True])
 def test_compiled_loop_matches_the_numpy_sweep(dtype, rtol, n, d, bias, keep_r, monkeypatch):
     from gpugrad.ops.kernels import linear_mse_cpu as kernel
-    monkeypatch.setattr(kernel, "in_cache_bytes", lambda: 0)  # the loop even where X is small
+    monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)  # the loop even where X is small
     rng = np.random.default_rng(n * 1000 + d)
     X = rng.standard_normal((n, d)).astype(dtype)
     w = rng.standard_normal(d).astype(dtype)
@@ -226,8 +226,9 @@ def test_an_x_that_fits_in_cache_takes_the_two_blas_passes():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((1000, 16))
     w, y = rng.standard_normal(16), rng.standard_normal(1000)
-    assert X.nbytes <= kernel.in_cache_bytes()
-    got = kernel.sweep(np, X, w, None, y, 7, True, False, False, fused._sweep, fused.map_rows)
+    assert X.nbytes <= fused.IN_CACHE_BYTES
+    got = kernel.sweep(np, X, w, None, y, 7, True, False, False, fused._sweep, fused.map_rows,
+                       fused.IN_CACHE_BYTES)
     want = fused._sweep(np, X, w, None, y, 1000, True, False, False)  # one chunk: all rows
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
 
@@ -236,13 +237,12 @@ def test_an_x_that_fits_in_cache_takes_the_two_blas_passes():
 @pytest.mark.parametrize("where", ["X", "w", "y", "b"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_compiled_loop_propagates_nan_and_inf_as_the_composite(where, bad, monkeypatch):
-    from gpugrad.ops.kernels import linear_mse_cpu
     rng = np.random.default_rng(1)
     arrays = {"X": rng.standard_normal((500, 7)), "w": rng.standard_normal(7),
               "y": rng.standard_normal(500), "b": rng.standard_normal(1)}
     arrays[where].reshape(-1)[min(3, arrays[where].size - 1)] = bad
     X, w, y, b = (gg.tensor(arrays[k], requires_grad=k != "X") for k in "Xwyb")
-    monkeypatch.setattr(linear_mse_cpu, "in_cache_bytes", lambda: 0)
+    monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)
     with np.errstate(all="ignore"):
         fl = F.linear_mse_loss(X, w, y, b)
         fl.backward()

@@ -44,6 +44,9 @@ def _cache_bytes() -> int:
 
 
 CACHE_BYTES = _cache_bytes()
+# An X this small is swept in one chunk by BLAS (its second read comes from cache), not by the
+# compiled loop: two L2 caches' worth.
+IN_CACHE_BYTES = 4 * CACHE_BYTES
 
 
 def _cpu_count() -> int:
@@ -190,7 +193,8 @@ def _cuda_sweep(xp, *args):
 
 
 def _cpu_sweep(xp, *args):
-    return _cpu_linear_mse.sweep(xp, *args, fallback=_sweep, map_rows=map_rows)
+    return _cpu_linear_mse.sweep(xp, *args, fallback=_sweep, map_rows=map_rows,
+                                 in_cache=IN_CACHE_BYTES)
 
 
 def _scale(y, g):

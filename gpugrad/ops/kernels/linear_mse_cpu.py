@@ -65,13 +65,6 @@ def unavailable() -> str | None:
     return None if loop() is not None else _missing[0]
 
 
-def in_cache_bytes() -> int:
-    """Below this size of X the two-pass NumPy sweep is used: two L2 caches' worth (where the
-    second read of X comes from cache)."""
-    from ..fused import CACHE_BYTES  # noqa: PLC0415 - (ops.fused imports this module)
-    return 4 * CACHE_BYTES
-
-
 def supports(X, w, b, y) -> bool:
     """Whether the loop takes these arrays: one output, float32/64 of one dtype, X C-contiguous."""
     return (X.dtype.name in ("float32", "float64") and X.ndim == 2 and w.ndim == 1
@@ -79,16 +72,17 @@ def supports(X, w, b, y) -> bool:
             and w.dtype == y.dtype == X.dtype and (b is None or b.dtype == X.dtype))
 
 
-def sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r, fallback, map_rows):
+def sweep(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r, fallback, map_rows, in_cache=0):
     """`fallback`'s contract (ops/fused.py `_sweep`) with the compiled loop where it applies.
 
     Threads take whole chunks of `chunk` rows (`map_rows`); the loop itself reads each row once
-    and needs no cache blocking."""
+    and needs no cache blocking. An X of at most `in_cache` bytes goes to `fallback` in one
+    chunk."""
     f = loop()
     n, d = X.shape if X.ndim == 2 else (0, 0)
     if f is None or not (n and d and supports(X, w, b, y)):
         return fallback(xp, X, w, b, y, chunk, grad_w, grad_b, keep_r)
-    if X.nbytes <= in_cache_bytes():
+    if X.nbytes <= in_cache:
         # X fits in the caches: BLAS's two passes over it, from cache, beat one compiled pass
         # (0.088 against 0.108 ms for 10,000 x 64 float32 on a 2-core Xeon; 0.35 against 0.31
         # at 30,000 x 64, which no longer fits).
