@@ -7,8 +7,9 @@ it runs on NumPy arrays, and on `DeviceArray`, a NumPy array type that stands in
 gpugrad takes its device paths for it (it is not ``numpy.ndarray``), its broadcast views can
 be writable, its integer-array indexing and ``add.at`` wrap around as CuPy's do, an assignment
 with repeated indices may keep the first write (as a race on a GPU may), and reading
-its values on the host (``.get()``, ``item``, ``int``, ``bool``) is a "sync" that tests can
-forbid, as ``cupyx.allow_synchronize(False)`` does.
+its values on the host (``.get()``, ``item``, ``int``, ``bool``, and indexing with a bool
+mask, whose result size CuPy must read) is a "sync" that tests can forbid, as
+``cupyx.allow_synchronize(False)`` does.
 """
 
 from __future__ import annotations
@@ -106,11 +107,18 @@ class DeviceArray(np.ndarray):
     def __array_function__(self, func, types, args, kwargs):
         return _lift(func(*_plain(args), **_plain(kwargs)))
 
+    def _masks(self, key):
+        if any(isinstance(k, np.ndarray) and k.dtype.kind == "b" and k.ndim for k in key):
+            self._sync()  # CuPy needs the number of True entries on the host
+
     def __getitem__(self, key):
-        return _lift(self.view(np.ndarray)[_wrapped(self.shape, key)])
+        key = _wrapped(self.shape, key)
+        self._masks(key)
+        return _lift(self.view(np.ndarray)[key])
 
     def __setitem__(self, key, value):
         key, value = _wrapped(self.shape, key), _plain(value)
+        self._masks(key)
         if len(key) == 1 and isinstance(key[0], np.ndarray) and key[0].ndim == 1 and \
                 np.ndim(value) == 1 and key[0].dtype.kind != "b":
             key, value = (key[0][::-1],), value[::-1]  # CuPy's writes race: the first may win

@@ -680,16 +680,16 @@ def last_wins(xp, shape, idx, v):
                                      if d >= lead):
         return v
     flat = key.reshape(-1)
-    order = xp.argsort(flat, kind="stable")
-    sk = flat[order]
-    start = xp.ones(flat.size, dtype=bool)
-    start[1:] = sk[1:] != sk[:-1]
-    last = xp.ones(flat.size, dtype=bool)
-    last[:-1] = start[1:]
-    run = xp.cumsum(start) - 1  # each sorted write's run of equal positions
-    w = xp.empty_like(order)
-    w[order] = order[last][run]  # each write's last write of the same position
     m = flat.size
+    order = xp.argsort(flat, kind="stable")  # the writes of one position together, in order
+    sk = flat[order]
+    start = xp.ones(m, dtype=bool)
+    start[1:] = sk[1:] != sk[:-1]
+    run = xp.cumsum(start) - 1  # each sorted write's run (its position's rank)
+    ends = xp.zeros(m, dtype=run.dtype)
+    xp.maximum.at(ends, run, xp.arange(m, dtype=run.dtype))  # (no boolean mask: no sync)
+    w = xp.empty_like(order)
+    w[order] = order[ends[run]]  # each write's last write of the same position
     vb = xp.broadcast_to(va, rshape).reshape(rshape[:p] + (m,) + rshape[p + len(sshape):])
     return xp.take(vb, w, axis=p).reshape(rshape)
 
