@@ -297,8 +297,7 @@ def require_cuda(dev: device, op: str = "gpugrad"):
             f"{op}: device '{dev}' was asked for, but CuPy sees no CUDA GPU (device count 0). "
             "Check the NVIDIA driver and CUDA_VISIBLE_DEVICES, or use device='cpu'."
         )
-    idx = dev.index or 0
-    if idx >= n:
+    if dev.index is not None and dev.index >= n:  # (no index: the current device, which exists)
         raise RuntimeError(f"{op}: device '{dev}' does not exist; {n} CUDA device(s) are visible")
     return cp
 
@@ -382,27 +381,123 @@ def xp_for(dev: device, op: str = "gpugrad"):
     return require_cuda(dev, op)
 
 
-class _on:
-    """Context manager making `dev` current for CuPy allocations (no-op on CPU)."""
+# ----------------------------------------------------------------------------- current device
+# CuPy allocates and launches on the *current* CUDA device (per host thread), not on the device
+# of the arrays it is given: ``a.copy()``, ``a.astype(t)``, ``xp.zeros(...)`` and every kernel
+# of an array on cuda:1 run on cuda:0 while cuda:0 is current (through peer access, with the
+# result on cuda:0, or a ValueError without it). So work on an array enters its device first,
+# as PyTorch's device guards do: `on_device_of(a)` (the ops' forwards in `apply`, the rules in
+# the backward engine, copies and casts) and `on_device(dev)` (factories, random draws). Both
+# compare first and give the shared no-op `NO_SWITCH` for NumPy arrays and for the device that
+# is current already (the common case: one GPU), so that a switch costs only where one is made.
+# A device with no index (``"cuda"``) means the current device, as in PyTorch.
 
-    __slots__ = ("ctx",)
 
-    def __init__(self, dev: device, op="gpugrad"):
-        self.ctx = None
-        if dev.type == "cuda":
-            self.ctx = require_cuda(dev, op).cuda.Device(dev.index or 0)
+class _NoSwitch:
+    """The shared do-nothing context: nothing to switch (the CPU, or the current device)."""
+
+    __slots__ = ()
 
     def __enter__(self):
-        if self.ctx is not None:
-            self.ctx.__enter__()
+        return None
 
     def __exit__(self, *exc):
-        if self.ctx is not None:
-            self.ctx.__exit__(*exc)
+        return None
+
+
+NO_SWITCH = _NoSwitch()
+
+
+def _cuda_device(i: int) -> device:
+    """The (shared) device object of cuda:i."""
+    d = _cuda_devices.get(i)
+    if d is None:
+        d = _cuda_devices[i] = device("cuda", i)
+    return d
+
+
+def resolve(dev: device) -> device:
+    """`dev` with its CUDA index made explicit: ``device("cuda")`` (no index) is the current
+    device, as PyTorch's ``to`` resolves it, so that ``x.to("cuda")`` on a tensor already on
+    the current GPU is a no-op. The device object itself keeps PyTorch's equality
+    (``device("cuda") != device("cuda", 0)``); moves compare resolved devices. Where CuPy or a
+    GPU is missing, `dev` unchanged (the move that follows explains what is missing)."""
+    if dev.index is not None or dev.type == "cpu":
+        return dev
+    cp = _load_cupy()
+    if cp is None:
+        return dev
+    try:
+        return _cuda_device(cp.cuda.runtime.getDevice())
+    except Exception:  # no driver, no device: `require_cuda` says so at the move
+        return dev
 
 
 def on_device(dev: device, op="gpugrad"):
-    return _on(dev, op)
+    """A context that makes `dev` the current CUDA device (`NO_SWITCH` on the CPU, for a
+    device with no index, and for the current device); raises `require_cuda`'s error for an
+    unusable CUDA device."""
+    if dev.type == "cpu":
+        return NO_SWITCH
+    cp = require_cuda(dev, op)
+    i = dev.index
+    if i is None or i == cp.cuda.runtime.getDevice():
+        return NO_SWITCH
+    return cp.cuda.Device(i)
+
+
+def on_device_of(a):
+    """A context in which CuPy works on array `a`'s device: `NO_SWITCH` for NumPy arrays (no
+    CUDA call) and for an array on the current device, else ``cupy.cuda.Device(i)``.
+
+    Example::
+
+        with B.on_device_of(a):
+            b = a.astype(a.dtype)   # on a's device, whichever is current
+    """
+    t = type(a)
+    if t is np.ndarray or t is NoValues or _cupy is None:  # (no CuPy: a stand-in in tests)
+        return NO_SWITCH
+    i = a.device.id
+    if i == _cupy.cuda.runtime.getDevice():
+        return NO_SWITCH
+    return _cupy.cuda.Device(i)
+
+
+def copy_of(a):
+    """A copy of array `a` on `a`'s own device (CuPy's ``copy`` allocates on the current one)."""
+    if type(a) is np.ndarray:
+        return a.copy()
+    with on_device_of(a):
+        return a.copy()
+
+
+class DeviceKeeper:
+    """The backward engine's device for CuPy: `follow(a)` makes array `a`'s device current (a
+    node's rule then allocates and launches there); at exit the device current when it was
+    made is current again. It wraps the engine's other context (`inner`, entered already) and
+    exits it too, so that the engine has one exit for both, and nothing to do on NumPy."""
+
+    __slots__ = ("inner", "index")
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.index = None if _cupy is None else _cupy.cuda.runtime.getDevice()
+
+    def follow(self, a):
+        if self.index is None or _XP.get(type(a), np) is np:  # (host arrays and scalars)
+            return
+        runtime = _cupy.cuda.runtime
+        i = a.device.id
+        if i != runtime.getDevice():
+            runtime.setDevice(i)
+
+    def __exit__(self, *exc):
+        try:
+            return self.inner.__exit__(*exc)
+        finally:
+            if self.index is not None and _cupy.cuda.runtime.getDevice() != self.index:
+                _cupy.cuda.runtime.setDevice(self.index)
 
 
 class RangeError(OverflowError, RuntimeError):
@@ -512,17 +607,34 @@ def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"
                                 "pass device='cuda' or move it with .get() first")
         return _host_array(data, dt, copy, op)
     cp = require_cuda(dev, op)
-    with cp.cuda.Device(dev.index or 0):
-        if isinstance(data, cp.ndarray):
+    if isinstance(data, cp.ndarray):
+        # Checked, inferred and cast on the data's own device (CuPy casts on the current one),
+        # then moved: one copy, unless both a cast and a move are needed.
+        i = cuda_index(dev)
+        with on_device_of(data):
             _refuse(data, data, op)
-            target = dt.np if dt is not None else _infer(data[:0].get(), data, op).dtype
+            target = dt.np if dt is not None else _infer_dtype(data)
             check_range(data, target, op)
-            a = data.astype(target, copy=copy)
-            if a.device.id != (dev.index or 0):
-                a = cp.array(a, copy=True)
-        else:
-            a = cp.asarray(_host_array(data, dt, False, op))
-    return a
+            a = data.astype(target, copy=copy and data.device.id == i)
+        return a if a.device.id == i else transfer(a, dev, op)
+    host = _host_array(data, dt, False, op)  # (the ragged-data and dtype errors of the CPU)
+    with on_device(dev, op):
+        return cp.asarray(host)
+
+
+def cuda_index(dev: device) -> int:
+    """The CUDA device number `dev` stands for: its index, or the current device's for
+    ``"cuda"`` (CuPy loaded: call after `require_cuda`)."""
+    i = dev.index
+    return i if i is not None else _cupy.cuda.runtime.getDevice()
+
+
+def _infer_dtype(a):
+    """The dtype PyTorch infers for device array `a` (its own, or int64/float64 for other
+    widths), found from its dtype alone (no values read)."""
+    if a.dtype in _BY_NP:
+        return a.dtype
+    return np.dtype(np.float64 if a.dtype.kind == "f" else np.int64)
 
 
 def _infer(a, data, op="tensor"):
@@ -640,17 +752,18 @@ def to_numpy(a):
 
 
 def transfer(a, dev: device, op="to"):
-    """Copy array `a` to device `dev` (returns `a` itself when it is already there)."""
+    """Copy array `a` to device `dev` (returns `a` itself when it is already there; a device
+    with no index is the current one)."""
     if dev.type == "cpu":
         return to_numpy(a)
     cp = require_cuda(dev, op)
-    idx = dev.index or 0
+    idx = cuda_index(dev)
     if isinstance(a, cp.ndarray) and a.device.id == idx:
         return a
     with cp.cuda.Device(idx):
         if type(a) is np.ndarray:
             return cp.asarray(a)
-        return cp.array(a, copy=True)  # GPU to GPU
+        return cp.array(a, copy=True)  # GPU to GPU (CuPy reads it on its device, then copies)
 
 
 # DLPack device types (dlpack.h): the ones gpugrad can hold.
@@ -681,12 +794,21 @@ def from_dlpack(obj, op="from_dlpack"):
 
 
 def synchronize(dev=None):
+    """Wait for the work queued on CUDA device `dev` (an index, a name, a device; None: the
+    current device, as ``torch.cuda.synchronize``), then raise a failed deferred index check.
+    Nothing to wait for without CuPy or a GPU."""
     cp = _load_cupy()
     if cp is None or not cuda_is_available():
         return
-    d = as_device(dev if dev is not None else "cuda")
-    with cp.cuda.Device(d.index or 0):
-        cp.cuda.runtime.deviceSynchronize()
+    if dev is None:
+        cp.cuda.runtime.deviceSynchronize()  # (the current device)
+    else:
+        d = as_device(dev)
+        if d.type != "cuda":
+            raise ValueError(f"synchronize: expected a CUDA device, got {d}")
+        require_cuda(d, "synchronize")
+        with cp.cuda.Device(cuda_index(d)):
+            cp.cuda.runtime.deviceSynchronize()
     raise_deferred()
 
 
@@ -695,10 +817,17 @@ def synchronize(dev=None):
 # draws below take either, so sampling code above never sees which.
 
 _rng = [np.random.default_rng()]
+# The seed of the last `manual_seed` (None: never called) and the GPUs whose generator has
+# been seeded with it. A GPU's generator is seeded the first time it draws after the call, so
+# a seed set before CuPy is loaded (or before a GPU is first used) seeds the GPUs too, and no
+# GPU gets a CUDA context just to be seeded.
+_seed: list = [None]
+_seeded: set = set()
 
 
 def manual_seed(seed: int):
-    """Seed the CPU generator and, when CuPy is loaded, every GPU's generator."""
+    """Seed the CPU generator and every GPU's generator (each GPU's when it next draws, so a
+    seed set before CuPy is loaded applies to the GPUs too)."""
     try:
         seed = int(seed)
     except (TypeError, ValueError) as exc:
@@ -706,11 +835,10 @@ def manual_seed(seed: int):
     if not -2**63 <= seed < 2**64:
         raise RangeError(f"manual_seed: seed {seed} is out of range [-2**63, 2**64)")
     seed %= 2**64  # PyTorch accepts negative seeds (taken modulo 2**64)
-    _rng[0] = np.random.default_rng(seed)
-    if _cupy is not None and cuda_is_available():
-        for i in range(cuda_device_count()):
-            with _cupy.cuda.Device(i):
-                _cupy.random.seed(seed)
+    with _lock:
+        _rng[0] = np.random.default_rng(seed)
+        _seed[0] = seed
+        _seeded.clear()
     return seed
 
 
@@ -719,13 +847,13 @@ def new_engine(dev: device, seed=None, op="Generator"):
     if dev.type == "cpu":
         return np.random.default_rng(seed)
     cp = require_cuda(dev, op)
-    with cp.cuda.Device(dev.index or 0):
+    with cp.cuda.Device(cuda_index(dev)):
         return cp.random.RandomState(seed)
 
 
 def engine(dev: device, generator, op):
     """The engine to draw with on `dev`: `generator`'s (a ``gpugrad.Generator`` of the same
-    device type), else the device's default one."""
+    device type), else the device's default one (seeded by `manual_seed` if it was called)."""
     if generator is not None:
         gdev = generator.device
         if gdev.type != dev.type:
@@ -735,8 +863,15 @@ def engine(dev: device, generator, op):
     if dev.type == "cpu":
         return _rng[0]
     cp = require_cuda(dev, op)
-    with cp.cuda.Device(dev.index or 0):
-        return cp.random.get_random_state()
+    i = cuda_index(dev)
+    with cp.cuda.Device(i):
+        eng = cp.random.get_random_state()
+        if i not in _seeded and _seed[0] is not None:
+            with _lock:
+                if i not in _seeded:
+                    eng.seed(_seed[0])
+                    _seeded.add(i)
+        return eng
 
 
 def uniform(eng, shape, np_dt):
@@ -795,10 +930,21 @@ SCALAR_TYPES = (int, float, bool, np.generic)
 
 
 def py_scalar(s):
-    """A NumPy scalar as the Python number it holds; Python numbers unchanged."""
+    """A NumPy scalar, or a 0-d CuPy array (CuPy's scalars: its reductions give them), as the
+    Python number it holds; Python numbers and anything else unchanged."""
     if isinstance(s, np.generic):
         return s.item()
+    if is_scalar_array(s):
+        return to_numpy(s).item()  # (a sync point, as reading any device value)
     return s
+
+
+def is_scalar_array(s) -> bool:
+    """True for a 0-d CuPy array of a gpugrad dtype, which gpugrad takes where it takes a NumPy
+    scalar."""
+    t = type(s)
+    return t is not np.ndarray and t is not NoValues and is_array(s) and s.ndim == 0 and \
+        s.dtype in _BY_NP
 
 
 def linalg_errors(a):

@@ -89,9 +89,14 @@ def store_grad(t, g, create_graph, handed):
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
     gd, td = g._data, t._data
-    if (type(gd) is not _ndarray or type(td) is not _ndarray) and not B.same_device(gd, td):
-        raise RuntimeError(f"backward: the gradient computed for a tensor on {t.device} is on "
-                           f"{g.device} (a rule returned a gradient on another device)")
+    if type(gd) is not _ndarray or type(td) is not _ndarray:
+        if not B.same_device(gd, td):
+            raise RuntimeError(f"backward: the gradient computed for a tensor on {t.device} is "
+                               f"on {g.device} (a rule returned a gradient on another device)")
+        guard = B.on_device_of(td)
+        if guard is not B.NO_SWITCH:  # CuPy: copy or sum on t's device, not the current one
+            with guard:
+                return store_grad(t, g, create_graph, handed)
     with _grad_lock:
         old = getattr(t, "_grad", None)
         if old is None:
@@ -285,6 +290,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
             if not graph and type(g) is not last_type:
                 last_type = type(g)
                 F = array_math(last_type)
+                if F.xp is not B.numpy:  # CuPy: each node's rule on its cotangent's device
+                    last_type = None  # (so this runs for every node)
+                    if type(quiet) is not B.DeviceKeeper:
+                        quiet = B.DeviceKeeper(quiet)  # (its exit restores the device)
+                    quiet.follow(g)
             grads = n.op.vjp(F, g, args, out, n)
             if n.shapes is not None:
                 grads = [gi if gi is None or s is None else sum_to(F, gi, s)
@@ -353,6 +363,6 @@ def _result(g, t, handed):
         g = g.to(t.dtype)
     if type(g) is not BatchedTensor and (g._data.base is not None or id(g._data) in handed):
         if not g._rg:
-            g = wrap(g._data.copy())
+            g = wrap(B.copy_of(g._data))
     handed.add(id(g._data))
     return g

@@ -329,7 +329,9 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     lead, levels = random_batch((n,)) if batch_levels else ((), ())
     idx = B.random("rand", lead + (n,), B.numpy.float64, B.as_device(device), "randperm",
                    generator)
-    t = _finish(B.xp_of(idx).argsort(idx, axis=-1).astype(dt.np), requires_grad)
+    with B.on_device_of(idx):  # (CuPy sorts on the current device)
+        perm = B.xp_of(idx).argsort(idx, axis=-1).astype(dt.np)
+    t = _finish(perm, requires_grad)
     return wrap_levels(t, levels)
 
 

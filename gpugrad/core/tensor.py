@@ -444,7 +444,7 @@ class Tensor(TensorMethods):
         if self.grad_fn is not None:
             raise RuntimeError("deepcopy: only leaf tensors (made by the user, not by an op) "
                                "support deepcopy; use .detach() or .clone() first")
-        t = wrap(self._data.copy())
+        t = wrap(B.copy_of(self._data))  # (on the tensor's device, whichever is current)
         t._rg = self._rg
         memo[id(self)] = t
         g = self.grad
@@ -462,7 +462,8 @@ class Tensor(TensorMethods):
         return self.to("cpu")
 
     def cuda(self, device=None) -> Tensor:
-        """This tensor on a CUDA device (``cuda:0`` by default)."""
+        """This tensor on a CUDA device (by default the current one, ``cuda:0`` unless changed);
+        self if it is there already."""
         return self.to(B.device("cuda", device if isinstance(device, int) else None)
                        if not isinstance(device, (str, B.device)) else device)
 
@@ -551,8 +552,10 @@ def from_data(data, dtype=None, device=None, op="tensor"):
     with PyTorch's dtype inference when `dtype` is None."""
     dt = None if dtype is None else B.to_dtype(dtype)
     if isinstance(data, Tensor):
-        a = B.transfer(data._data, data.device if device is None else B.as_device(device), op)
-        return a.astype(a.dtype if dt is None else dt.np, copy=True)
+        src = data._data
+        a = B.transfer(src, data.device if device is None else B.as_device(device), op)
+        with B.on_device_of(a):  # (CuPy casts and copies on the current device)
+            return a.astype(a.dtype if dt is None else dt.np, copy=a is src)
     if isinstance(data, (list, tuple)) and data and builtins.any(
             isinstance(x, Tensor) for x in _flatten_first(data)):
         data = _lists_of_tensors(data)
@@ -583,7 +586,8 @@ def device_of_data(data):
 
 def parse_to(name, args, kwargs):
     """``(device, dtype)`` from the arguments of a ``to`` call: a device, a dtype, both, or a
-    tensor whose device and dtype are taken; either may be None."""
+    tensor whose device and dtype are taken; either may be None. A CUDA device without an
+    index is the current one (``to("cuda")`` on a tensor there returns it, as in PyTorch)."""
     dev = kwargs.pop("device", None)
     dt = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
@@ -596,7 +600,8 @@ def parse_to(name, args, kwargs):
             dev = a
         elif a is not None:
             dt = a
-    return (None if dev is None else B.as_device(dev)), (None if dt is None else B.to_dtype(dt))
+    return (None if dev is None else B.resolve(B.as_device(dev))), (
+        None if dt is None else B.to_dtype(dt))
 
 
 def is_tensor(obj) -> bool:

@@ -106,6 +106,8 @@ class Op:
             kernel = self.kernels.get("cpu" if array_type is _ndarray else "cuda")
             f = portable if kernel is None or not _kernels_on[0] else \
                 _with_fallback(_bind(kernel, xp), portable)
+            if xp is not B.numpy:  # CuPy: on the inputs' device (NumPy's forwards unwrapped)
+                f = _on_inputs_device(f, array_type)
             self.impls[array_type] = f
         return f
 
@@ -126,6 +128,18 @@ def _bind(fn, xp):
     def bound(*args, **kwargs):
         return fn(xp, *args, **kwargs)
     return bound
+
+
+def _on_inputs_device(forward, array_type):
+    """`forward` run on the device of its first array argument (CuPy allocates and launches on
+    the current device, which may be another)."""
+    def on_device(*args, **kwargs):
+        for a in args:
+            if type(a) is array_type:
+                with B.on_device_of(a):
+                    return forward(*args, **kwargs)
+        return forward(*args, **kwargs)
+    return on_device
 
 
 def _with_fallback(kernel, portable):
@@ -275,7 +289,7 @@ def promote(name, a, b):
 def _scalar(name, s):
     if isinstance(s, (bool, int, float)):
         return s
-    if isinstance(s, B.SCALAR_TYPES):
+    if isinstance(s, B.SCALAR_TYPES) or B.is_scalar_array(s):  # (CuPy's scalars: 0-d arrays)
         return B.py_scalar(s)
     raise TypeError(f"{name}: expected a tensor or a number, got {type(s).__name__}")
 
@@ -419,7 +433,14 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
         args = tuple(a.to(B.get_default_dtype()) if isinstance(a, Tensor) else a for a in args)
         first = args[0]
     tx = type(first._data)
-    impl = op.np_impl if tx is _ndarray else (op.impls.get(tx) or op.impl(tx))
+    if tx is _ndarray:
+        impl = op.np_impl
+    else:
+        guard = B.on_device_of(first._data)
+        if guard is not B.NO_SWITCH:  # CuPy, another GPU current: the whole op on the inputs'
+            with guard:
+                return apply(op, args, params, out)
+        impl = op.impls.get(tx) or op.impl(tx)
     arrays = [a._data if isinstance(a, Tensor) else a for a in args]
     record = rg and op.vjp is not None and state.grad_enabled
     tangents = fw_levels[0] and any(getattr(a, "_fw", None) for a in args)

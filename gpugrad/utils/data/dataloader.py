@@ -26,6 +26,8 @@ def default_collate(batch):
         return stack([b.detach() for b in batch])
     if isinstance(elem, B.ndarray):
         return as_tensor(B.numpy.stack(batch))
+    if B.is_array(elem):  # CuPy arrays: stacked on their device
+        return as_tensor(_stack_cuda(batch))
     if isinstance(elem, (bool, int, float, B.numpy.generic)):
         return tensor(list(batch))
     if isinstance(elem, str):
@@ -40,6 +42,20 @@ def default_collate(batch):
     raise TypeError(
         f"default_collate: don't know how to batch samples of type {type(elem).__name__}"
     )
+
+
+def _stack_cuda(batch):
+    """CuPy arrays on one device, stacked there."""
+    elem = batch[0]
+    kind, where = type(elem), B.device_of(elem)
+    for b in batch:
+        if type(b) is not kind or B.device_of(b) != where:
+            got = f"{type(b).__name__} on {B.device_of(b)}" if type(b) is kind else \
+                type(b).__name__
+            raise TypeError(f"default_collate: expected every sample to be a {kind.__name__} "
+                            f"on {where} like the first, got a {got}")
+    with B.on_device_of(elem):
+        return B.xp_of(elem).stack(batch)
 
 
 def _to(batch, device):
