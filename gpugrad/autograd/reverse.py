@@ -42,7 +42,9 @@ def _seeds(name, outputs, grad_outputs):
                 raise RuntimeError(
                     f"{name}: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {tuple(out.shape)}; pass gradient= (a tensor of that shape)")
-            g = wrap(B.xp_of(out._data).ones_like(out._data))
+            d = out._data
+            with B.on_device_of(d):  # (CuPy allocates on the current device, maybe another)
+                g = wrap(B.xp_of(d).ones_like(d))
         else:
             if not isinstance(g, Tensor):
                 g = _tensor(g, dtype=out.dtype, device=out.device)
