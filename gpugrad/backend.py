@@ -625,8 +625,11 @@ def as_array(data, dt: dtype | None, dev: device, copy: bool, op: str = "tensor"
 def cuda_index(dev: device) -> int:
     """The CUDA device number `dev` stands for: its index, or the current device's for
     ``"cuda"`` (CuPy loaded: call after `require_cuda`)."""
-    i = dev.index
-    return i if i is not None else _cupy.cuda.runtime.getDevice()
+    if dev.index is not None:
+        return dev.index
+    cp = _cupy
+    assert cp is not None, "cuda_index: CuPy is not loaded (call require_cuda first)"
+    return cp.cuda.runtime.getDevice()
 
 
 def _infer_dtype(a):

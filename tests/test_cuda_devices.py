@@ -76,22 +76,47 @@ def _plain(a):
     return a
 
 
-def _lift(r):
-    """A result made now: on the current device (0-d arrays for scalars, as CuPy)."""
+def _lift(r, dev=None):
+    """A result made now: on the current device (or `dev`; 0-d arrays for scalars, as CuPy)."""
     if isinstance(r, (tuple, list)):
-        return type(r)(_lift(x) for x in r)
+        return type(r)(_lift(x, dev) for x in r)
     if type(r) is np.ndarray or isinstance(r, np.generic):
         out = np.asarray(r).view(GPUArray)
-        out._dev = RT.current
+        out._dev = RT.current if dev is None else dev
         return out
     return r
+
+
+def _call(f, args, kwargs):
+    """NumPy's `f` as CuPy runs it: a view keeps its base's device; a new array is made on the
+    current device by a kernel that reads its inputs there (as is a write, which returns None);
+    an answer that is no array (a shape, a bool) reads no values."""
+    r = f(*_plain(args), **_plain(kwargs))
+    if isinstance(r, np.ndarray):
+        for a in _arrays((args, kwargs)):
+            if np.may_share_memory(r, a):
+                return _lift(r, a._dev)
+    elif r is not None and not isinstance(r, np.generic):
+        return r
+    _check(_arrays((args, kwargs)))
+    return _lift(r)
+
+
+def _arrays(x):
+    if isinstance(x, GPUArray):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for y in x:
+            yield from _arrays(y)
+    elif isinstance(x, dict):
+        yield from _arrays(tuple(x.values()))
 
 
 def _check(args):
     """CuPy without peer access: a kernel may read arrays on the current device only."""
     for a in args:
         if isinstance(a, GPUArray):
-            if a._dev != RT.current:
+            if a._dev != RT.current:  # (a message like CuPy's)
                 raise ValueError(f"The device where the array resides ({a._dev}) is different "
                                  f"from the current device ({RT.current}). Peer access is "
                                  "unavailable between these devices.")
@@ -135,9 +160,7 @@ class GPUArray(np.ndarray):
         return _lift(r)
 
     def __array_function__(self, func, types, args, kwargs):
-        _check(args)
-        _check(tuple(kwargs.values()))
-        return _lift(func(*_plain(args), **_plain(kwargs)))
+        return _call(func, args, kwargs)
 
 
 class _RandomState:
@@ -193,11 +216,7 @@ class _CuPy(types.ModuleType):
         if not callable(f) or isinstance(f, (type, np.ufunc)):
             return f  # dtypes, classes; ufuncs dispatch to GPUArray themselves
 
-        def on_current_device(*args, **kwargs):
-            _check(args)
-            _check(tuple(kwargs.values()))
-            return _lift(f(*_plain(args), **_plain(kwargs)))
-        return on_current_device
+        return lambda *args, **kwargs: _call(f, args, kwargs)
 
     @staticmethod
     def asarray(a, dtype=None):
@@ -386,9 +405,33 @@ def test_gradients_flow_between_two_gpus(gpus):
     x = gg.tensor([1.0, 2.0], device="cuda:0", requires_grad=True)
     y = x.to("cuda:1") * 3
     assert y.device == gg.device("cuda:1")
-    g, = gg.autograd.grad(y.sum(), x)
+    g, = gg.autograd.grad(y.sum(), x, retain_graph=True)
     assert g.device == gg.device("cuda:0")
     np.testing.assert_array_equal(val(g), [3.0, 3.0])
+    for _ in range(2):  # (the second accumulates into x.grad, on cuda:0, after a cuda:1 node)
+        y.sum().backward(retain_graph=True)
+    assert x.grad.device == gg.device("cuda:0")
+    np.testing.assert_array_equal(val(x.grad), [6.0, 6.0])
+    z = gg.ones(3, device="cuda:1", requires_grad=True)
+    g, = gg.autograd.grad(z.reshape(1, 3).sum(), z)  # (a view of the cotangent: copied)
+    assert g.device == gg.device("cuda:1") and g.tolist() == [1.0, 1.0, 1.0]
+
+
+def _in_place(dev):
+    x = gg.tensor([0.5, 1.0, 2.0], device=dev, requires_grad=True)
+    y = x * 2
+    y.mul_(y)  # recorded in place: the old value the backward reads is a copy
+    y[0] = 5.0  # an index write
+    y.clamp_(0, 4).exp_()
+    y.sum().backward()
+    return y, x.grad
+
+
+def test_in_place_ops_with_a_graph_on_cuda_1_run_there(gpus):
+    y, g = _in_place("cuda:1")
+    assert y.device == g.device == gg.device("cuda:1")
+    for got, want in zip((y, g), _in_place("cpu")):
+        np.testing.assert_allclose(val(got), val(want), rtol=1e-6)
 
 
 def test_casts_copies_and_permutations_stay_on_the_tensors_device(gpus):
