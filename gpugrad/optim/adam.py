@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ..autograd.grad_mode import no_grad
 from ..core.tensor import Tensor
 from ..ops.elementwise import maximum
