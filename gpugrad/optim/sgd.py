@@ -16,8 +16,8 @@ class SGD(Optimizer):
 
     The default ``lr`` is PyTorch 2.x's 1e-3. The update runs in place on the parameter's
     device, without reading values to the host: the momentum buffer and the parameter are
-    updated with ``mul_`` and ``add_(alpha=)``, and a step allocates one temporary the size of
-    the parameter (``alpha * d``; more only for weight decay, maximize or Nesterov).
+    updated with ``mul_`` and ``add_(alpha=)``, and at most one temporary the size of the
+    parameter is alive at a time (``alpha * d``; two with weight decay, maximize or Nesterov).
 
     Example::
 
