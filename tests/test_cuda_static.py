@@ -17,6 +17,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -63,18 +64,36 @@ def _sources():
 SOURCES = _sources()
 
 
-def test_every_kernel_module_declares_its_cuda_sources():
+# What marks CUDA code in a kernel module's text (CPU kernels, e.g. Numba loops, have none).
+_CUDA_MARKS = ("__global__", "RawKernel", "RawModule", "ElementwiseKernel", "ReductionKernel",
+               "fuse(")
+
+
+def test_every_kernel_module_with_cuda_code_declares_its_sources():
+    """A module with CUDA code declares every ``__global__`` kernel in its text in
+    CUDA_SOURCES, so that the compile test below sees it."""
     mods = _kernel_modules()
     assert f"{kernels.__name__}.linear_mse" in [m.__name__ for m in mods]
     bad = []
     for mod in mods:
+        text = Path(mod.__file__).read_text()
         srcs = getattr(mod, "CUDA_SOURCES", None)
-        if not srcs or not all(isinstance(s, kernels.CudaSource) for s in srcs):
-            bad.append(f"{mod.__name__}: no CUDA_SOURCES tuple of kernels.CudaSource")
+        if srcs is None:
+            marks = [m for m in _CUDA_MARKS if m in text]
+            if marks:
+                bad.append(f"{mod.__name__}: CUDA code ({', '.join(marks)}) but no CUDA_SOURCES")
             continue
+        if not srcs or not all(isinstance(s, kernels.CudaSource) for s in srcs):
+            bad.append(f"{mod.__name__}: CUDA_SOURCES is not a tuple of kernels.CudaSource")
+            continue
+        declared = [k for s in srcs for k in s.kernels]
+        in_text = re.findall(r"__global__\s+void\s+(\w+)\s*\(", text)
+        if sorted(in_text) != sorted(declared):
+            bad.append(f"{mod.__name__}: __global__ kernels {sorted(in_text)} in the text, "
+                       f"{sorted(declared)} declared")
         for s in srcs:
             for name in s.kernels:
-                if f'extern "C" __global__ void {name}(' not in s.code:
+                if not re.search(rf'extern "C" __global__ void {name}\(', s.code):
                     bad.append(f"{mod.__name__}: kernel {name} is not an extern \"C\" "
                                "__global__ function of its source")
             if not s.dtypes or not set(s.dtypes) <= {"float32", "float64"}:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import backend as B
+from ..core import collector
 from ..core.batched import BatchedTensor, batched
 from ..core.node import Node, sequence, user_frame
 from ..core.state import anomaly, batch_levels, duals, fw_levels, state, track, track_all
@@ -769,7 +770,9 @@ def _record(op, out, args, params, residuals):
     """Attach a Node to `out` for `op` applied to `args` (some of which require grad)."""
     n = _new(Node)
     n.op = op
-    n.seq = next(sequence)
+    n.seq = seq = next(sequence)
+    if not seq & _EVERY:  # (a large graph growing: full collections wait, core/collector.py)
+        collector.checkpoint(n)
     n.params = params
     if residuals is not None:
         n.residuals = residuals
@@ -829,6 +832,7 @@ def _record(op, out, args, params, residuals):
 
 
 _ONE = (True,)
+_EVERY = collector.EVERY - 1
 
 
 def _shapes(args, out):
