@@ -318,6 +318,9 @@ def _ce_fwd(xp, x, t, reduction, *, needs):
     z = x - xp.where(xp.isfinite(m), m, 0.0)  # shifted by the max: exp never overflows
     e = xp.exp(z)
     s = e.sum(axis=1, keepdims=True)
+    if not B.index_checked(t):  # (CuPy's take_along_axis wraps around: checked on the device)
+        B.check_index(f"cross_entropy: Target {{value}} is out of bounds for {x.shape[1]} "
+                      "classes", t, 0, x.shape[1])
     try:
         picked = z[xp.arange(z.shape[0]), t]
     except IndexError as exc:
