@@ -2,6 +2,10 @@
 
 Everything else gets its array module (`xp`) from here and never branches on the device.
 CuPy is imported lazily, the first time a CUDA device is asked for.
+
+Where CuPy does not refuse what NumPy refuses, the checks live here: an out-of-range index is
+an IndexError at once on the CPU and, on a GPU, a check done on the device and raised at the
+next sync point (`check_index`, "index checks" below), as PyTorch's device-side asserts.
 """
 
 from __future__ import annotations
@@ -551,12 +555,87 @@ def no_values(d, shape):
     return a.view(NoValues) if xp is np else a
 
 
+# ----------------------------------------------------------------------------- index checks
+# An index out of range must never give a silently wrong value. NumPy raises inside the call;
+# CuPy wraps it around (``x[i]``, ``take_along_axis``, ``add.at``, ``x[i] = v``) with no error.
+# Checking on the host would wait for the GPU (a sync per lookup, in every training step), so
+# on a GPU the check is PyTorch's device-side assert done with array ops: each checked index
+# array is reduced on its device to its min and max (two reductions, no transfer), kept per
+# device and per check (op, dim, size), merged with ``minimum``/``maximum`` when the same check
+# runs again (bounded memory in a loop), and looked at only at the next sync point, where the
+# host waits for the GPU anyway: every copy to the host (`to_numpy`: ``.cpu()``, ``.tolist()``,
+# ``.numpy()``, ``.item()``, printing) and `synchronize`. There the first failed check raises
+# IndexError naming the op, the dim, its size and an offending index, and the pending checks
+# are cleared. Values computed from a bad index never reach the host unreported. On the CPU
+# the same check raises at once (the host has the values), naming the first bad index.
+
+_pending: dict = {}  # device key -> {message: [lo, hi, min, max]}
+
+
+def index_checked(a) -> bool:
+    """Whether indexing array `a` with an out-of-range integer array raises by itself
+    (NumPy's arrays; CuPy's wrap around, so callers check them with `check_index`)."""
+    return type(a) is np.ndarray or type(a) is NoValues
+
+
+def check_index(message: str, idx, lo: int, hi: int) -> None:
+    """Refuse indices of `idx` (an integer array) outside [lo, hi).
+
+    `message` is the error, with ``{value}`` where the offending index goes. On the CPU it
+    raises IndexError now, naming the first bad index; on a GPU the check is deferred to the
+    next sync point (see above), so no lookup waits for the device."""
+    if idx.size == 0:
+        return
+    if type(idx) is np.ndarray:
+        if int(idx.min()) < lo or int(idx.max()) >= hi:
+            bad = idx[(idx < lo) | (idx >= hi)]
+            raise IndexError(message.format(value=int(bad.reshape(-1)[0])))
+        return
+    defer_index_check(message, idx, lo, hi)
+
+
+def defer_index_check(message: str, idx, lo: int, hi: int) -> None:
+    """The device half of `check_index`: `idx`'s min and max, reduced on its device without a
+    transfer, kept for the next sync point (`raise_deferred`). Array-module generic: called on
+    a NumPy array it defers too (tests use that to exercise the logic on the CPU)."""
+    if idx.size == 0:
+        return
+    xp = xp_of(idx)
+    key = getattr(getattr(idx, "device", None), "id", "cpu")  # (a CUDA device's index)
+    checks = _pending.setdefault(key, {})
+    mn, mx = idx.min(), idx.max()
+    seen = checks.get(message)
+    if seen is None:
+        checks[message] = [lo, hi, mn, mx]
+    else:  # the same check again (a training loop): fold it in, memory stays bounded
+        seen[2], seen[3] = xp.minimum(seen[2], mn), xp.maximum(seen[3], mx)
+
+
+def raise_deferred() -> None:
+    """Raise the first failed deferred index check (of any device) as an IndexError, and
+    forget the pending ones; a sync point calls this (reading the min and max waits for the
+    device, which the sync point does anyway). Nothing to do, and no cost, when none is
+    pending."""
+    if not _pending:
+        return
+    pending = list(_pending.values())
+    _pending.clear()
+    for checks in pending:
+        for message, (lo, hi, mn, mx) in checks.items():
+            mn, mx = int(mn), int(mx)
+            if mn < lo or mx >= hi:
+                raise IndexError(message.format(value=mn if mn < lo else mx) +
+                                 " (checked on the device; reported at this sync point, "
+                                 "after the op ran: values computed since are invalid)")
+
+
 def to_numpy(a):
     """A host (NumPy) array of `a`; copies from the GPU only here."""
     if type(a) is np.ndarray:
         return a
     if isinstance(a, np.generic):  # a NumPy scalar (a 0-d result of a rule on arrays)
         return np.asarray(a)
+    raise_deferred()
     return a.get()
 
 
@@ -608,6 +687,7 @@ def synchronize(dev=None):
     d = as_device(dev if dev is not None else "cuda")
     with cp.cuda.Device(d.index or 0):
         cp.cuda.runtime.deviceSynchronize()
+    raise_deferred()
 
 
 # ----------------------------------------------------------------------------- RNG

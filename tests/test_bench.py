@@ -23,10 +23,15 @@ HAS = {m: importlib.util.find_spec(m) is not None for m in ("torch", "jax")}
 
 def expected_rows(suite: str, torch: bool, jax: bool) -> list[str]:
     if suite == "linreg":
+        from gpugrad.ops.kernels import linear_mse_cpu
+        numba = linear_mse_cpu.unavailable() is None
         rows = ["numpy hand", "gpugrad autograd", "gpugrad fused",
-                *(["torch"] if torch else []), *(["jax", "jax jit"] if jax else []), "copy X"]
+                *(["gpugrad fused, NumPy"] if numba else []),
+                *(["torch"] if torch else []), *(["jax", "jax jit"] if jax else []), "copy X",
+                "X @ w"]
     elif suite == "overhead":
-        rows = ["numpy hand", "gpugrad", "numpy forward", *(["torch"] if torch else []),
+        rows = ["numpy hand", "gpugrad", "numpy forward", "gpugrad forward",
+                "gpugrad forward, no_grad", *(["torch"] if torch else []),
                 *(["jax vjp"] if jax else [])]
     elif suite == "vmap":
         rows = ["numpy hand", "gpugrad vmap", "gpugrad loop of grad",

@@ -174,3 +174,105 @@ def test_cpu_chunk_fills_half_the_l2_cache():
     spans = fused.map_rows(a, 1000, lambda lo, hi: (lo, hi))
     assert spans[0][0] == 0 and spans[-1][1] == len(a)
     assert all(p[1] == q[0] and p[0] % 1000 == 0 for p, q in zip(spans, spans[1:]))
+
+
+# ----------------------------------------------------------------------------- compiled CPU loop
+
+needs_numba = pytest.mark.skipif(
+    __import__("gpugrad.ops.kernels.linear_mse_cpu", fromlist=["x"]).unavailable() is not None,
+    reason="Numba is not installed (the 'fast' extra): the NumPy sweep runs instead")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("n,d", [(1, 1), (3, 1), (1, 300), (257, 5), (800_000, 3), (5000, 64)])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("keep_r", [False, True])
+def test_compiled_loop_matches_the_numpy_sweep(dtype, rtol, n, d, bias, keep_r, monkeypatch):
+    from gpugrad.ops.kernels import linear_mse_cpu as kernel
+    monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)  # the loop even where X is small
+    rng = np.random.default_rng(n * 1000 + d)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.standard_normal(d).astype(dtype)
+    y = rng.standard_normal(n).astype(dtype)
+    b = rng.standard_normal(1).astype(dtype) if bias else None
+    assert kernel.supports(X, w, b, y)
+    chunk = fused.row_chunk(X)
+    got = kernel.sweep(np, X, w, b, y, chunk, True, bias, keep_r, fused._sweep, fused.map_rows)
+    want = fused._sweep(np, X, w, b, y, chunk, True, bias, keep_r)
+    again = kernel.sweep(np, X, w, b, y, chunk, True, bias, keep_r, fused._sweep, fused.map_rows)
+    for g, h, a in zip(got, want, again):
+        assert (g is None) == (h is None)
+        if g is None:
+            continue
+        g, h = np.asarray(g), np.asarray(h)
+        assert g.shape == h.shape
+        np.testing.assert_allclose(g, h, rtol=rtol, atol=rtol * max(1.0, float(np.abs(h).max())))
+        assert np.array_equal(g, np.asarray(a))  # the same bits run after run
+    # and through the public function, value and gradients against the composite
+    Xt, wt, yt = gg.tensor(X), gg.tensor(w, requires_grad=True), gg.tensor(y)
+    bt = None if b is None else gg.tensor(b, requires_grad=True)
+    F.linear_mse_loss(Xt, wt, yt, bt).backward()
+    w2 = wt.detach().requires_grad_()
+    b2 = None if bt is None else bt.detach().requires_grad_()
+    _composite(Xt, w2, yt, b2).backward()
+    np.testing.assert_allclose(wt.grad.numpy(), w2.grad.numpy(), rtol=50 * rtol,
+                               atol=50 * rtol * float(np.abs(w2.grad.numpy()).max()))
+
+
+@needs_numba
+def test_an_x_that_fits_in_cache_takes_the_two_blas_passes():
+    from gpugrad.ops.kernels import linear_mse_cpu as kernel
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((1000, 16))
+    w, y = rng.standard_normal(16), rng.standard_normal(1000)
+    assert X.nbytes <= fused.IN_CACHE_BYTES
+    got = kernel.sweep(np, X, w, None, y, 7, True, False, False, fused._sweep, fused.map_rows,
+                       fused.IN_CACHE_BYTES)
+    want = fused._sweep(np, X, w, None, y, 1000, True, False, False)  # one chunk: all rows
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+@needs_numba
+@pytest.mark.parametrize("where", ["X", "w", "y", "b"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_compiled_loop_propagates_nan_and_inf_as_the_composite(where, bad, monkeypatch):
+    rng = np.random.default_rng(1)
+    arrays = {"X": rng.standard_normal((500, 7)), "w": rng.standard_normal(7),
+              "y": rng.standard_normal(500), "b": rng.standard_normal(1)}
+    arrays[where].reshape(-1)[min(3, arrays[where].size - 1)] = bad
+    X, w, y, b = (gg.tensor(arrays[k], requires_grad=k != "X") for k in "Xwyb")
+    monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)
+    with np.errstate(all="ignore"):
+        fl = F.linear_mse_loss(X, w, y, b)
+        fl.backward()
+        w2, b2 = w.detach().requires_grad_(), b.detach().requires_grad_()
+        cl = _composite(X, w2, y, b2)
+        cl.backward()
+    np.testing.assert_array_equal(np.isnan(fl.item()), np.isnan(cl.item()))
+    assert fl.item() == cl.item() or np.isnan(cl.item())
+    np.testing.assert_array_equal(np.isnan(w.grad.numpy()), np.isnan(w2.grad.numpy()))
+    np.testing.assert_array_equal(np.isinf(w.grad.numpy()), np.isinf(w2.grad.numpy()))
+
+
+def test_without_numba_the_numpy_sweep_runs(monkeypatch):
+    from gpugrad.ops.kernels import linear_mse_cpu as kernel
+    monkeypatch.setattr(kernel, "_loops", {})
+    monkeypatch.setattr(kernel, "_missing", ["ModuleNotFoundError: No module named 'numba'"])
+    assert kernel.unavailable().startswith("ModuleNotFoundError")
+    X, w, y, b = _inputs("cpu", n=50, d=3)
+    w.requires_grad_()
+    F.linear_mse_loss(X, w, y, b).backward()
+    w2 = w.detach().requires_grad_()
+    _composite(X, w2, y, b).backward()
+    np.testing.assert_allclose(w.grad.numpy(), w2.grad.numpy(), rtol=1e-12)
+
+
+def test_the_compiled_loop_takes_only_what_it_supports():
+    from gpugrad.ops.kernels import linear_mse_cpu as kernel
+    X, w, y = np.zeros((4, 3)), np.zeros(3), np.zeros(4)
+    assert kernel.supports(X, w, None, y)
+    assert not kernel.supports(np.asfortranarray(X), w, None, y)  # rows not contiguous
+    assert not kernel.supports(X, np.zeros((3, 2)), None, np.zeros((4, 2)))  # two outputs
+    assert not kernel.supports(X.astype(np.float16), w, None, y)
+    assert not kernel.supports(X, w, np.zeros(2), y)

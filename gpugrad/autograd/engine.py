@@ -11,6 +11,7 @@ import threading
 from heapq import heapify, heappop, heappush
 
 from .. import backend as B
+from ..core import collector
 from ..core.batched import BatchedTensor, physical
 from ..core.node import FREED, Node, leaf_edges
 from ..core.state import anomaly, batch_levels, duals, fw_levels, post_hooked, state, track_all
@@ -19,6 +20,7 @@ from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
 
 _XP = B._XP
+_ndarray = B.ndarray
 
 
 def _tensor(v):
@@ -86,10 +88,15 @@ def store_grad(t, g, create_graph, handed):
                            "returned a wrong shape)")
     if g._data.dtype != t._data.dtype:
         g = g.to(t.dtype)
+    gd, td = g._data, t._data
+    if (type(gd) is not _ndarray or type(td) is not _ndarray) and not B.same_device(gd, td):
+        raise RuntimeError(f"backward: the gradient computed for a tensor on {t.device} is on "
+                           f"{g.device} (a rule returned a gradient on another device)")
     with _grad_lock:
-        old = t.grad
+        old = getattr(t, "_grad", None)
         if old is None:
-            t.grad = _own(g, handed) if not create_graph else g
+            # (shape, dtype and device checked above: the .grad setter's checks, without it)
+            t._grad = _own(g, handed) if not create_graph else g
         elif create_graph or old._rg or type(old) is BatchedTensor or type(g) is BatchedTensor:
             t.grad = old + g
         else:
@@ -328,6 +335,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         _callbacks.stack.pop()
         state.grad_enabled = prev
         quiet.__exit__(None, None, None)
+        if collector.paused():
+            collector.release()
     if capture is not None:
         return [_result(capture[t.grad_fn if t.grad_fn is not None else t], t, handed)
                 for t in inputs]

@@ -354,10 +354,12 @@ class Bench:
 
     def measure(self, suite: str, table: str, rows: Sequence[Row], *, repeat: int,
                 unit: str = "ms", scale: float = 1e3, ratio_ref: str | None = None,
-                grad_ref: str | None = None) -> dict[str, Result]:
+                grad_ref: str | None = None, settle: int = 1) -> dict[str, Result]:
         """Time `rows` interleaved (`self.repeat` rounds if set, else `repeat`), check each
-        gradient against `grad_ref`'s, and return the results by row name."""
-        times, first, warm = time_rows(rows, self.repeat or repeat, self.warmup, self.device)
+        gradient against `grad_ref`'s, and return the results by row name. `settle`: untimed
+        calls of a row before each timed one (`time_rows`)."""
+        times, first, warm = time_rows(rows, self.repeat or repeat, self.warmup, self.device,
+                                       settle)
         got: dict[str, list[np.ndarray] | None] = {}
         results: dict[str, Result] = {}
         for row, ts, out, w in zip(rows, times, first, warm):

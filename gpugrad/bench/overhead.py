@@ -53,8 +53,18 @@ def rows_for(bench: Bench, n: int, size: int, torch, jax) -> list[Row]:
         chain(x, n).sum().backward()
         return x.grad
 
+    def gg_forward():
+        x = gpugrad.full((size,), 0.5, dtype=gpugrad.float64, device=dev, requires_grad=True)
+        return chain(x, n)
+
+    def gg_no_grad():
+        with gpugrad.no_grad():
+            return gg_forward()
+
     rows = [Row(bench.hand, lambda: chain_hand(xp, n, size)), Row("gpugrad", gg),
-            Row(f"{xp.__name__} forward", lambda: chain_forward(xp, n, size), grad=False)]
+            Row(f"{xp.__name__} forward", lambda: chain_forward(xp, n, size), grad=False),
+            Row("gpugrad forward", gg_forward, grad=False),
+            Row("gpugrad forward, no_grad", gg_no_grad, grad=False)]
     if torch is not None:
 
         def tt():
@@ -100,6 +110,7 @@ def run(bench: Bench, args) -> None:
                         f"on {size}-element float64 tensors, {bench.device}, us per op", res,
                         ratio_ref=ratio_ref)
             gpugrad_us.append((size, res["gpugrad"].stats()[:2]))
+            breakdown(bench, res, size, f"{bench.xp.__name__} forward")
     finally:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -107,3 +118,17 @@ def run(bench: Bench, args) -> None:
     for size, (us, best) in gpugrad_us:
         bench.target(f"gpugrad <= 4 us/op at size {size}", us, 4.0)
         bench.footer(f"  (best round {fmt(best)} us/op)")
+
+
+def breakdown(bench: Bench, res, size: int, array_row: str) -> None:
+    """Where gpugrad's microseconds per op go, from the medians of the rows: the array
+    library's own call, dispatch and the output Tensor (no_grad forward less the array call),
+    recording the node (forward less no_grad forward), and backward (the rest), beside the
+    chain rule by hand."""
+    us = {name: r.stats()[0] for name, r in res.items()}  # medians, us per op
+    a, ng, f, total = (us[array_row], us["gpugrad forward, no_grad"], us["gpugrad forward"],
+                       us["gpugrad"])
+    bench.footer(f"  where gpugrad's {total:.2f} us per op go at size {size}: array call "
+                 f"{a:.2f}, dispatch + output Tensor {ng - a:.2f}, node recording {f - ng:.2f}, "
+                 f"backward {total - f:.2f} (by hand the backward costs "
+                 f"{us[bench.hand] - a:.2f})")

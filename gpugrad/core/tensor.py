@@ -346,7 +346,7 @@ class Tensor(TensorMethods):
         if self._data.size != 1:
             raise RuntimeError(f"item: a tensor with {self._data.size} elements cannot be "
                                "converted to a Python number; only one-element tensors can")
-        return self._data.item()
+        return B.to_numpy(self._data).item()  # (a sync point: B.to_numpy)
 
     def tolist(self) -> Any:
         """The values as (nested) Python lists."""
@@ -414,7 +414,7 @@ class Tensor(TensorMethods):
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of a tensor with {self._data.size} elements is "
                                "ambiguous; use .any() or .all()")
-        return bool(self._data.item())
+        return bool(B.to_numpy(self._data).item())
 
     def __float__(self):
         return float(self.item())

@@ -346,10 +346,13 @@ def _class_weight(name, weight, c):
 def _targets_need_care(target, c, ignore_index):
     """Whether some target is out of [0, c) or equals ignore_index (then the general path
     raises or leaves it out); read off the raw array, as this runs on every training step
-    (inside vmap: every example's)."""
+    (inside vmap: every example's). On a GPU, reading them would make the training step wait
+    for the device: there the general path runs, which checks the targets on the device."""
     d = physical(target)
     if d.size == 0:
         return False
+    if not B.index_checked(d):
+        return True
     lo, hi = int(d.min()), int(d.max())
     return lo < 0 or hi >= c or (lo <= ignore_index <= hi and bool((d == ignore_index).any()))
 
@@ -359,12 +362,11 @@ def _nll(name, logp, target, weight, ignore_index, reduction):
     ignore_index left out; 'mean' divides by the sum of the weights taken."""
     c = logp.shape[1]
     valid = target != ignore_index
-    bad = valid & ((target < 0) | (target >= c))
-    if bool(bad.any().item()):
-        t = target[bad].reshape(-1)[0].item()
-        raise IndexError(f"{name}: Target {t} is out of bounds (expected class indices in "
-                         f"[0, {c}) or ignore_index={ignore_index}).")
     safe = E.where(valid, target, 0)
+    # The targets kept (ignored ones as 0) checked: on a GPU on the device, raised at the
+    # next sync point, as PyTorch's device-side assert (B.check_index).
+    B.check_index(f"{name}: Target {{value}} is out of bounds (expected class indices in "
+                  f"[0, {c}) or ignore_index={ignore_index}).", physical(safe), 0, c)
     picked = logp.gather(1, safe.unsqueeze(1)).squeeze(1)
     w = valid.to(logp.dtype) if weight is None else E.where(valid, weight.to(logp.dtype)[safe], 0.0)
     loss = E.where(valid, -picked * w, 0.0) if weight is not None else E.where(valid, -picked, 0.0)

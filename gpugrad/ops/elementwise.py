@@ -299,9 +299,10 @@ def _pow_da(F, a, b, out):
 def _pow_fwd(xp, a, b):
     if a.dtype.kind == "b" and _kind(b) == "b":
         raise NotImplementedError("not implemented for two bool operands")
-    # Integer bases to negative integer powers: the truncated quotient, as PyTorch (1, -1 or 0)
-    if getattr(b, "dtype", None) is not None and b.dtype.kind in "iu" and a.dtype.kind in "iu" \
-            and bool(xp.any(b < 0)):
+    # Integer bases to negative integer powers: the truncated quotient, as PyTorch (1, -1 or 0).
+    # Computed for every integer exponent, not after asking whether one is negative: that
+    # question would wait for a GPU (and CuPy's power gives other values for them).
+    if getattr(b, "dtype", None) is not None and b.dtype.kind in "iu" and a.dtype.kind in "iu":
         r = xp.power(a, xp.where(b < 0, 0, b))
         unit = xp.where(a == 1, 1, xp.where(a == -1, 1 - 2 * (b % 2), 0)).astype(r.dtype)
         return xp.where(b < 0, unit, r)
@@ -322,6 +323,9 @@ def _pow_scalar_d(F, x, out, p):
 def _pow_scalar_fwd(xp, x, p):
     if x.dtype.kind == "b":  # bool ** bool stays bool: x ** True is x, x ** False is True
         return x | (not p)
+    if p < 0 and x.dtype.kind in "iu" and isinstance(p, int):
+        # NumPy raises this; CuPy would return values (PyTorch raises too)
+        raise ValueError("Integers to negative integer powers are not allowed.")
     return x * x if p == 2 else xp.power(x, p)
 
 

@@ -6,12 +6,16 @@ The fused forward sweeps the rows of X in cache-sized chunks; for each chunk it 
 residual ``r = X_c w + b - y_c``, adds ``r . r`` to the loss and, while the chunk is still in
 cache, ``X_c^T r`` to the weight gradient: gradient accumulation over chunks, so value and
 gradient together cost one pass over X. The vjp then only scales what the forward accumulated.
-When a graph is being built (``create_graph``) or a tangent carried, the vjp and jvp are the
-composite's formulas in gpugrad ops instead, so higher-order derivatives stay exact.
+On the CPU, where Numba is installed (the ``fast`` extra), a compiled loop does the same row by
+row (``kernels/linear_mse_cpu.py``): the NumPy sweep's two BLAS calls per chunk cost up to twice
+a plain read of X on some CPUs, the loop about one read. When a graph is being built
+(``create_graph``) or a tangent carried, the vjp and jvp are the composite's formulas in
+gpugrad ops instead, so higher-order derivatives stay exact.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +25,7 @@ from ..core.factories import arange
 from ..core.tensor import Tensor
 from .composite import softmax
 from .kernels import linear_mse as _cuda_linear_mse
+from .kernels import linear_mse_cpu as _cpu_linear_mse
 from .namespace import sum_to
 from .registry import apply, defop, device_error
 
@@ -39,6 +44,9 @@ def _cache_bytes() -> int:
 
 
 CACHE_BYTES = _cache_bytes()
+# An X this small is swept in one chunk by BLAS (its second read comes from cache), not by the
+# compiled loop: two L2 caches' worth.
+IN_CACHE_BYTES = 4 * CACHE_BYTES
 
 
 def _cpu_count() -> int:
@@ -63,29 +71,55 @@ def row_chunk(a, rows=None) -> int:
     return max(1, min(n, CACHE_BYTES // row_bytes))
 
 
+# At least this many elements of the swept array per thread: waking a thread costs tens of
+# microseconds, as much as sweeping about a million elements that are in cache.
+MIN_PER_THREAD = 1 << 20
+BLOCKS_PER_THREAD = 8
+
 _pool: list = []
 _pool_lock = threading.Lock()
 
 
 def map_rows(a, chunk, fn):
-    """``fn(lo, hi)`` over contiguous row ranges of `a` that are whole chunks, in order.
+    """``[fn(lo, hi) for each block]`` over contiguous row ranges of `a` (blocks of whole chunks),
+    in row order.
 
-    On the CPU the ranges run on a thread per core (NumPy's BLAS and ufuncs release the GIL),
-    each range a fixed share, so that results do not depend on timing; on a GPU, one range.
+    On the CPU the blocks run on a thread per core, the calling thread's included (NumPy's BLAS
+    and ufuncs release the GIL). The blocks are fixed by the shape, the chunk and the number of
+    cores, and the results come back in row order whichever thread ran a block, so results do
+    not depend on timing; the threads take blocks as they finish the last (several per thread),
+    so that a core that is busy with something else, such as BLAS threads still spinning after
+    a call, holds up only its share. On a GPU, one block.
     """
     n = a.shape[0]
     chunks = -(-n // chunk) if n else 0
-    parts = min(_cpu_count(), chunks) if type(a) is B.ndarray else 1
+    parts = min(_cpu_count(), chunks, a.size // MIN_PER_THREAD) if type(a) is B.ndarray else 1
     if parts <= 1:
         return [fn(0, n)]
-    per = -(-chunks // parts) * chunk
-    ranges = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    per = -(-chunks // min(chunks, BLOCKS_PER_THREAD * parts)) * chunk
+    blocks = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    results: list = [None] * len(blocks)
+    take = itertools.count().__next__  # (atomic under the GIL)
+
+    def work():
+        i = take()
+        while i < len(blocks):
+            results[i] = fn(*blocks[i])
+            i = take()
+
     if not _pool:
         with _pool_lock:
             if not _pool:
                 _pool.append(ThreadPoolExecutor(_cpu_count(), thread_name_prefix="gpugrad-rows"))
-    futures = [_pool[0].submit(fn, lo, hi) for lo, hi in ranges]
-    return [f.result() for f in futures]
+    futures = [_pool[0].submit(work) for _ in range(parts - 1)]
+    try:
+        work()  # the calling thread works too: one hand-off fewer
+    finally:
+        for f in futures:
+            f.exception()  # (waits: no block still running once this returns or raises)
+    for f in futures:
+        f.result()  # a block's error, raised here
+    return results
 
 
 # ----------------------------------------------------------------------------- linear_mse
@@ -158,6 +192,11 @@ def _cuda_sweep(xp, *args):
     return _cuda_linear_mse.sweep(xp, *args, fallback=_sweep)
 
 
+def _cpu_sweep(xp, *args):
+    return _cpu_linear_mse.sweep(xp, *args, fallback=_sweep, map_rows=map_rows,
+                                 in_cache=IN_CACHE_BYTES)
+
+
 def _scale(y, g):
     n = 1
     for s in y.shape:
@@ -214,7 +253,7 @@ def _linear_mse_jvp(F, ts, args, out, params):
 # Fused: value and gradient in one pass over X (the composite reads X twice per step).
 LINEAR_MSE = defop("linear_mse", _forward(_sweep), _linear_mse_vjp, _linear_mse_jvp, save="all",
                    nin=4, residuals=True, with_needs=True, node_name="LinearMseBackward0",
-                   kernels={"cuda": _forward(_cuda_sweep)})
+                   kernels={"cuda": _forward(_cuda_sweep), "cpu": _forward(_cpu_sweep)})
 
 
 def _check(name, X, w, y, b):
@@ -279,12 +318,15 @@ def _ce_fwd(xp, x, t, reduction, *, needs):
     z = x - xp.where(xp.isfinite(m), m, 0.0)  # shifted by the max: exp never overflows
     e = xp.exp(z)
     s = e.sum(axis=1, keepdims=True)
+    if not B.index_checked(t):  # (CuPy's take_along_axis wraps around: checked on the device)
+        B.check_index(f"cross_entropy: Target {{value}} is out of bounds for {x.shape[1]} "
+                      "classes", t, 0, x.shape[1])
     try:
-        picked = xp.take_along_axis(z, t[:, None], axis=1)
+        picked = z[xp.arange(z.shape[0]), t]
     except IndexError as exc:
         raise IndexError(f"a target class index is out of range for {x.shape[1]} classes "
                          f"({exc})") from None
-    nll = (xp.log(s) - picked)[:, 0]
+    nll = xp.log(s)[:, 0] - picked
     if reduction == "mean":
         loss = nll.sum() / nll.shape[0] if nll.shape[0] else xp.asarray(B.nan, x.dtype)
     else:

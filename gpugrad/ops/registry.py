@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .. import backend as B
+from ..core import collector
 from ..core.batched import BatchedTensor, batched
 from ..core.node import Node, sequence, user_frame
 from ..core.state import anomaly, batch_levels, duals, fw_levels, state, track, track_all
@@ -426,6 +427,7 @@ def apply(op: Op, args: tuple, params: tuple = (), out: Tensor | Target | None =
         name = op.name + "_"
         if type(out) is Target:
             out, name = out.tensor, out.name
+        refuse_overlap(name, out)
         check_inplace(name, out, args)
         if record or tangents:
             return _inplace_recorded(op, args, params, out, name)
@@ -606,6 +608,28 @@ def check_inplace(name, t, args=()):
                 "no_grad (not tracked), or both outside (tracked)")
 
 
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
+           "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def overlapping(a) -> bool:
+    """Whether elements of array `a` share memory: a stride of 0 along a dim longer than 1 (an
+    ``expand``/``broadcast_to`` view), PyTorch's "internal overlap"."""
+    return 0 in a.strides and a.size > 1 and any(
+        s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+
+
+def refuse_overlap(name, t):
+    """Refuse an in-place write into tensor `t` when its elements share memory, with PyTorch's
+    error: NumPy refuses to write into a broadcast view (read-only), but CuPy has no read-only
+    arrays and would write each shared element from many threads at once (a race). Every
+    in-place op on a GPU (and on the CPU, outside the no-graph fast path in `apply`, where
+    NumPy's read-only flag already refuses) passes here before writing."""
+    a = t._data
+    if 0 in a.strides and overlapping(a):
+        raise RuntimeError(f"{name}: {OVERLAP}")
+
+
 def _write(name, impl, arrays, params, args, out, writes_out):
     """The forward's result written into `out`'s storage, recording nothing."""
     od = out._data
@@ -636,6 +660,8 @@ def _inplace_error(name, out, args, exc):
     if isinstance(exc, IndexError):
         return IndexError(f"{name}: {msg} (tensor shape {tuple(out._data.shape)})")
     if "read-only" in msg:
+        if overlapping(out._data):  # (NumPy's flag of a broadcast view)
+            return RuntimeError(f"{name}: {OVERLAP}")
         return RuntimeError(f"{name}: cannot write into this tensor ({msg}); clone() it first")
     if "broadcast" in msg or "shape" in msg:
         return RuntimeError(f"{name}: the result does not fit the in-place target of shape "
@@ -769,7 +795,9 @@ def _record(op, out, args, params, residuals):
     """Attach a Node to `out` for `op` applied to `args` (some of which require grad)."""
     n = _new(Node)
     n.op = op
-    n.seq = next(sequence)
+    n.seq = seq = next(sequence)
+    if not seq & _EVERY:  # (a large graph growing: full collections wait, core/collector.py)
+        collector.checkpoint(n)
     n.params = params
     if residuals is not None:
         n.residuals = residuals
@@ -829,6 +857,7 @@ def _record(op, out, args, params, residuals):
 
 
 _ONE = (True,)
+_EVERY = collector.EVERY - 1
 
 
 def _shapes(args, out):

@@ -2,6 +2,14 @@
 scatter_add, index_put, clone, device moves (primitives, all linear: each jvp is the op on the
 tangent); view, flatten, squeeze, unsqueeze, transpose, broadcast_to, stack, split, chunk,
 repeat, ... (composites).
+
+What CuPy does not check, these ops do, on every device: integer-array indices out of range
+(CuPy wraps them around) are refused by `B.check_index`, at once on the CPU and at the next
+sync point on a GPU (getitem, index_put and setitem, gather, scatter_add); scatter-adds of
+bools and 8/16-bit integers go through int32 (`add_at`: CuPy's atomics lack them); and an
+assignment through repeated indices is made deterministic on a GPU, the last write winning as
+in NumPy (`last_wins`; PyTorch leaves it undefined). In-place writes into memory that
+elements share (``expand``) are refused by the registry (`registry.refuse_overlap`).
 """
 
 from __future__ import annotations
@@ -191,7 +199,23 @@ def _expand_vjp(F, g, args, out, n):
     return (sum_to(F, g, n.params[1]),)
 
 
-EXPAND = linear_op("expand", lambda xp, x, shape, src: xp.broadcast_to(x, shape), _expand_vjp)
+def _expand_fwd(xp, x, shape, src):
+    # Where no dim grows (only dims of size 1 added or kept), no element is repeated: a
+    # reshape, a view that can be written through as in PyTorch (NumPy's broadcast views
+    # are read-only).
+    if x.size == _prod(shape):
+        return xp.reshape(x, shape)
+    return xp.broadcast_to(x, shape)
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+EXPAND = linear_op("expand", _expand_fwd, _expand_vjp)
 
 
 @public("Shape and indexing")
@@ -493,6 +517,32 @@ def norm_index(name, x, idx):
     return tuple(out)
 
 
+def _dims_taken(i):
+    """How many dims of the indexed tensor index entry `i` consumes (a bool mask: its own)."""
+    if i is None or i is Ellipsis:
+        return 0
+    a = i._data if type(i) is BatchedTensor else i  # (a batched index: its logical shape)
+    return a.ndim if B.is_array(a) and a.dtype.kind == "b" else 1
+
+
+def check_arrays(name, shape, idx):
+    """Check the integer-array entries of index tuple `idx` (from `norm_index`) against the
+    sizes of the dims of `shape` they index (negative ones count from the end), for arrays
+    whose indexing wraps instead of raising (CuPy's; `B.check_index` checks them on the
+    device and raises at the next sync)."""
+    dim = 0
+    for k, i in enumerate(idx):
+        if i is Ellipsis:
+            dim = len(shape) - builtins.sum(_dims_taken(j) for j in idx[k + 1:])
+            continue
+        a = physical(i) if type(i) is BatchedTensor else i
+        if B.is_array(a) and a.dtype.kind != "b" and dim < len(shape):
+            n = shape[dim]
+            B.check_index(f"{name}: index {{value}} is out of bounds for dimension {dim} with "
+                          f"size {n}", a, -n, n)
+        dim += _dims_taken(i)
+
+
 def _getitem_vjp(F, g, args, out, n):
     idx, shape = n.params
     return (F.index_add_zeros(g, shape, idx),)
@@ -535,7 +585,23 @@ def _index(x, idx):
 @public("Shape and indexing", method=False)
 def getitem(input, index):
     """``input[index]`` with ints, slices, None, ..., bool masks and integer tensors/lists."""
-    return _index(input, norm_index("getitem", input, index))
+    idx = norm_index("getitem", input, index)
+    if not B.index_checked(input._data):
+        check_arrays("getitem", input._data.shape, idx)
+    return _index(input, idx)
+
+
+def add_at(xp, out, idx, v):
+    """``xp.add.at(out, idx, v)``: `v` added into `out` at `idx`, repeated indices adding up,
+    for every dtype. CuPy's scatter-add (atomics) takes 32- and 64-bit integers and floats
+    only, so bools and 8- and 16-bit integers add up in int32 and are cast back: integers wrap
+    around as in PyTorch (the sum modulo 2**bits, whatever the order), bools are a logical or."""
+    if out.dtype.kind in "biu" and out.dtype.itemsize < 4:
+        wide = out.astype(xp.int32)
+        xp.add.at(wide, idx, v)
+        out[...] = wide != 0 if out.dtype.kind == "b" else wide.astype(out.dtype)
+    else:
+        xp.add.at(out, idx, v)
 
 
 def _iaz_fwd(xp, g, shape, idx):
@@ -543,7 +609,7 @@ def _iaz_fwd(xp, g, shape, idx):
     if _is_basic(idx):
         z[idx] = g
     else:
-        xp.add.at(z, idx, g)
+        add_at(xp, z, idx, g)
     return z
 
 
@@ -562,15 +628,83 @@ def index_add_zeros(g, shape, idx):
     return apply(INDEX_ADD_ZEROS, (g,), (tuple(shape), norm_index("index_add_zeros", g, idx)))
 
 
+def last_wins(xp, shape, idx, v):
+    """`v` for ``out[idx] = v`` (`out` of `shape`; `idx` from `norm_index`, with integer
+    arrays) such that every element of `out` that the integer arrays name more than once
+    gets the same value from each of its writes: the value of its last write (in C order
+    over the index arrays), as NumPy's sequential assignment gives. The writes then agree
+    whatever order they land in, so the result is deterministic where CuPy's scatter runs
+    them concurrently (PyTorch leaves ``index_put_`` with repeated indices undefined). One
+    stable sort of the flat positions finds each element's last write; `v` is returned
+    unchanged when no two writes could differ (no integer array, or `v` the same along the
+    arrays' dims). Bool masks never repeat an element: with one, `v` is returned unchanged."""
+    ndim = len(shape)
+    entries = list(idx)
+    if not builtins.any(B.is_array(i) for i in entries) or builtins.any(
+            B.is_array(i) and i.dtype.kind == "b" for i in entries):
+        return v
+    # The dims each entry indexes, the result dims the basic entries give, and the integer
+    # entries (Python ints are advanced indices too when arrays are present, as in NumPy).
+    adv, keys, basic, dim = [], [], [], 0
+    before = None  # result dims from basic entries before the first advanced one
+    for k, i in enumerate(entries):
+        if i is None:
+            basic.append(1)
+        elif i is Ellipsis:
+            n = ndim - dim - builtins.sum(1 for j in entries[k + 1:]
+                                          if j is not None and j is not Ellipsis)
+            basic.extend(shape[dim:dim + n])
+            dim += n
+        elif isinstance(i, slice):
+            basic.append(len(range(*i.indices(shape[dim]))))
+            dim += 1
+        else:
+            if before is None:
+                before = len(basic)
+            n = shape[dim]
+            a = xp.asarray(i)
+            adv.append(k)
+            keys.append((xp.where(a < 0, a + n, a), n))
+            dim += 1
+    basic.extend(shape[dim:])
+    key = None
+    for a, n in keys:  # the position among the indexed dims, as one integer
+        key = a if key is None else key * n + a
+    assert key is not None and before is not None
+    sshape = key.shape
+    p = before if adv == list(range(adv[0], adv[-1] + 1)) else 0  # NumPy's placement
+    rshape = tuple(basic[:p]) + tuple(sshape) + tuple(basic[p:])
+    va = xp.asarray(v)
+    lead = len(rshape) - va.ndim
+    if key.size <= 1 or builtins.all(va.shape[d - lead] == 1 for d in range(p, p + len(sshape))
+                                     if d >= lead):
+        return v
+    flat = key.reshape(-1)
+    m = flat.size
+    order = xp.argsort(flat, kind="stable")  # the writes of one position together, in order
+    sk = flat[order]
+    start = xp.ones(m, dtype=bool)
+    start[1:] = sk[1:] != sk[:-1]
+    run = xp.cumsum(start) - 1  # each sorted write's run (its position's rank)
+    ends = xp.zeros(m, dtype=run.dtype)
+    xp.maximum.at(ends, run, xp.arange(m, dtype=run.dtype))  # (no boolean mask: no sync)
+    w = xp.empty_like(order)
+    w[order] = order[ends[run]]  # each write's last write of the same position
+    vb = xp.broadcast_to(va, rshape).reshape(rshape[:p] + (m,) + rshape[p + len(sshape):])
+    return xp.take(vb, w, axis=p).reshape(rshape)
+
+
 def _index_put_fwd(xp, x, v, idx, accumulate, out=None):
     if out is None:
         out = x.copy()
     if not accumulate:
+        if not B.index_checked(out) and not _is_basic(idx):
+            v = last_wins(xp, out.shape, idx, v)  # (NumPy's assignment is sequential)
         out[idx] = v
     elif _is_basic(idx):
         out[idx] += v
     else:
-        xp.add.at(out, idx, v)
+        add_at(xp, out, idx, v)
     return out
 
 
@@ -590,6 +724,8 @@ INDEX_PUT = linear_op("index_put", _index_put_fwd, _index_put_vjp, nin=2, unbroa
 def index_put(input, indices, values, accumulate=False, *, out=None):
     """A copy of `input` with ``input[indices] = values`` (or ``+=`` with accumulate)."""
     idx = norm_index("index_put", input, indices)
+    if not B.index_checked(input._data):
+        check_arrays("index_put", input._data.shape, idx)
     if isinstance(values, Tensor):
         if not B.same_device(values._data, input._data):
             raise RuntimeError(f"index_put: values are on {values.device} but the tensor is on "
@@ -638,13 +774,11 @@ def _check_index(name, input, dim, index):
         if j != d and a > b:
             raise RuntimeError(f"{name}: size of index ({tuple(index._data.shape)}) exceeds the "
                                f"input's ({tuple(input._data.shape)}) at dimension {j}")
-    if index._data.size:
-        values = physical(index)  # (inside vmap: every example's indices)
-        lo, hi = int(values.min()), int(values.max())
-        size = input._data.shape[d] if input._data.ndim else 1
-        if lo < 0 or hi >= size:  # no wrap-around of negative indices, as in PyTorch
-            raise IndexError(f"{name}: index {lo if lo < 0 else hi} is out of bounds for "
-                             f"dimension {d} with size {size}")
+    size = input._data.shape[d] if input._data.ndim else 1
+    # No wrap-around of negative indices, as in PyTorch (inside vmap: every example's indices;
+    # on a GPU checked on the device, raised at the next sync: B.check_index).
+    B.check_index(f"{name}: index {{value}} is out of bounds for dimension {d} with size {size}",
+                  physical(index), 0, size)
     return d
 
 
@@ -664,7 +798,7 @@ def take_along_dim(input, indices, dim):
 def _scatter_add_fwd(xp, x, src, dim, index, src_shape):
     out = x.copy()
     idx = _gather_index(xp, index._data, dim)
-    xp.add.at(out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
+    add_at(xp, out, idx, src[tuple(slice(0, s) for s in index._data.shape)])
     return out
 
 
