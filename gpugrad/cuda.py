@@ -28,12 +28,22 @@ def device_count() -> int:
 
 
 def synchronize(device=None) -> None:
-    """Wait until all queued work on the GPU has finished (no-op without a GPU)."""
+    """Wait until all queued work on a GPU has finished: on `device` (an index, ``"cuda:1"``,
+    a ``gpugrad.device``), or on the current device when None, as ``torch.cuda.synchronize``
+    (no-op without a GPU). Like every copy to the host, it reports a failed deferred index
+    check.
+
+    Example::
+
+        gpugrad.cuda.synchronize()      # the current GPU
+        gpugrad.cuda.synchronize(1)     # cuda:1
+    """
     B.synchronize(device)
 
 
 def manual_seed(seed) -> None:
-    """Seed the generators (shared with ``gpugrad.manual_seed``)."""
+    """Seed the generators (shared with ``gpugrad.manual_seed``: the CPU's and every GPU's,
+    each GPU's when it next draws, so a seed set before the first CUDA use applies too)."""
     B.manual_seed(seed)
 
 
@@ -41,6 +51,7 @@ manual_seed_all = manual_seed
 
 
 def current_device() -> int:
+    """The index of the current CUDA device: where ``"cuda"`` (no index) tensors go."""
     if not is_available():
         raise RuntimeError("cuda.current_device: no CUDA GPU is available")
     cp = B._cupy

@@ -292,6 +292,10 @@ def test_cuda_without_an_index_is_the_current_device_where_tensors_move(gpus):
     assert y.device == z.device == w.device == gg.device("cuda:1") and y is not x
     assert gg.zeros(1, device="cuda").device == gg.device("cuda:0")
     assert gg.cuda.current_device() == 0
+    with _Device(1):
+        g = gg.Generator("cuda")
+    assert g.device == gg.device("cuda:1")
+    assert gg.randn(2, device="cuda:1", generator=g).device == gg.device("cuda:1")
 
 
 def test_module_and_optimizer_state_stay_put_when_moved_to_cuda_again(gpus):

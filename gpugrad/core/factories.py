@@ -336,7 +336,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 
 def manual_seed(seed):
-    """Seed the random generators (CPU, and every GPU when CuPy is in use)."""
+    """Seed the random generators: the CPU's and every GPU's (each GPU's when it next draws,
+    so a seed set before CuPy is loaded applies to the GPUs too)."""
     B.manual_seed(seed)
 
 
@@ -364,7 +365,7 @@ class Generator:
     default_seed = 67280421310721
 
     def __init__(self, device="cpu"):
-        self.device = B.as_device(device)
+        self.device = B.resolve(B.as_device(device))  # ("cuda": the current GPU, as torch)
         self._seed = self.default_seed
         self._rng = None
 
