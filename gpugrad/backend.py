@@ -473,10 +473,11 @@ def copy_of(a):
 
 
 class DeviceKeeper:
-    """The backward engine's device for CuPy: `follow(a)` makes array `a`'s device current (a
-    node's rule then allocates and launches there); at exit the device current when it was
-    made is current again. It wraps the engine's other context (`inner`, entered already) and
-    exits it too, so that the engine has one exit for both, and nothing to do on NumPy."""
+    """The backward engine's device for CuPy: `follow(a)` makes array `a`'s device (or device
+    `a`) current, where a node's rule then allocates and launches, and where the cotangents it
+    returns are summed; at exit the device current when it was made is current again. It wraps
+    the engine's other context (`inner`, entered already) and exits it too, so that the engine
+    has one exit for both, and nothing to do on NumPy."""
 
     __slots__ = ("inner", "index")
 
@@ -485,10 +486,17 @@ class DeviceKeeper:
         self.index = None if _cupy is None else _cupy.cuda.runtime.getDevice()
 
     def follow(self, a):
-        if self.index is None or _XP.get(type(a), np) is np:  # (host arrays and scalars)
+        if self.index is None:
             return
+        if type(a) is device:
+            if a.type == "cpu":
+                return
+            i = cuda_index(a)
+        elif _XP.get(type(a), np) is np:  # (host arrays and scalars)
+            return
+        else:
+            i = a.device.id
         runtime = _cupy.cuda.runtime
-        i = a.device.id
         if i != runtime.getDevice():
             runtime.setDevice(i)
 

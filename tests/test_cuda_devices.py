@@ -416,6 +416,9 @@ def test_gradients_flow_between_two_gpus(gpus):
         y.sum().backward(retain_graph=True)
     assert x.grad.device == gg.device("cuda:0")
     np.testing.assert_array_equal(val(x.grad), [6.0, 6.0])
+    y = x.to("cuda:1").sum().to("cuda:0") + x.exp()  # (x's cotangents summed on cuda:0)
+    y.sum().backward()
+    np.testing.assert_allclose(val(x.grad), [6.0, 6.0] + np.exp([1.0, 2.0]) + 2, rtol=1e-6)
     z = gg.ones(3, device="cuda:1", requires_grad=True)
     g, = gg.autograd.grad(z.reshape(1, 3).sum(), z)  # (a view of the cotangent: copied)
     assert g.device == gg.device("cuda:1") and g.tolist() == [1.0, 1.0, 1.0]

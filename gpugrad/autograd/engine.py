@@ -18,6 +18,7 @@ from ..core.state import anomaly, batch_levels, duals, fw_levels, post_hooked, s
 from ..core.tensor import Tensor, wrap
 from ..ops.namespace import sum_to
 from ..ops.registry import TENSOR, array_math
+from ..ops.shape import TO_DEVICE
 
 _XP = B._XP
 _ndarray = B.ndarray
@@ -294,7 +295,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
                     last_type = None  # (so this runs for every node)
                     if type(quiet) is not B.DeviceKeeper:
                         quiet = B.DeviceKeeper(quiet)  # (its exit restores the device)
-                    quiet.follow(g)
+                    # (a move between devices: its cotangent is summed on the source device)
+                    quiet.follow(n.params[1] if n.op is TO_DEVICE else g)
             grads = n.op.vjp(F, g, args, out, n)
             if n.shapes is not None:
                 grads = [gi if gi is None or s is None else sum_to(F, gi, s)
