@@ -9,7 +9,7 @@ python3 -m venv "$tmp/venv"
 # shellcheck disable=SC1091
 source "$tmp/venv/bin/activate"
 
-python -m pip install --progress-bar off -e ".[test]"
+python -m pip install --progress-bar off -e ".[test,cuda-check]"
 python -m ruff check gpugrad tests examples tools
 python -m mypy gpugrad
 # The built wheel, installed with NumPy only, runs the examples' smoke tests (20-35 s); it runs

@@ -129,6 +129,60 @@ def test_linear_mse_kernel_matches_the_portable_sweep(cuda_device, dtype, rtol, 
         np.testing.assert_allclose(g, r, rtol=rtol, atol=rtol * scale)
 
 
+@cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_mse_kernel_gives_the_same_bits_run_after_run(cuda_device, dtype):
+    """No float atomics: per-block sums added in a fixed order (many blocks here)."""
+    from gpugrad.ops.kernels import linear_mse as kernel
+
+    cp = _cupy()
+    n, d = 200_003, 37
+    rng = np.random.default_rng(3)
+    X = cp.asarray(rng.standard_normal((n, d)), dtype)
+    w, y, b = (cp.asarray(rng.standard_normal(k), dtype) for k in (d, n, 1))
+    assert kernel.grid(n, kernel.sm_count(cp, X.device.id)) > 1
+    runs = [[cp.asnumpy(a) for a in kernel.sweep(cp, X, w, b, y, n, True, True, True, None)]
+            for _ in range(3)]
+    for run in runs[1:]:
+        for a, ref in zip(run, runs[0]):
+            assert np.array_equal(a, ref), "the kernel's results changed from run to run"
+
+
+def test_linear_mse_grid_depends_on_rows_and_sms_only_and_the_sm_count_is_cached():
+    from gpugrad.ops.kernels import linear_mse as kernel
+
+    warps = kernel._THREADS // 32
+    for sms in (1, 108, 132):
+        for n in (1, warps - 1, warps, warps + 1, 10_000, 10**8):
+            blocks = kernel.grid(n, sms)
+            assert 1 <= blocks <= sms * kernel._BLOCKS_PER_SM
+            assert (blocks - 1) * warps < n, f"n={n}, sms={sms}: a block without a row"
+    assert kernel.grid(10**8, 132) == 132 * kernel._BLOCKS_PER_SM
+
+    calls = []
+
+    class Runtime:
+        cudaDevAttrMultiProcessorCount = 16
+
+        @staticmethod
+        def deviceGetAttribute(attr, device):  # noqa: N802 - CUDA's name
+            calls.append((attr, device))
+            return 100 + device
+
+    class FakeCupy:
+        class cuda:  # noqa: N801 - CuPy's name
+            runtime = Runtime
+
+    kernel._sm_counts.pop(7, None)
+    kernel._sm_counts.pop(8, None)
+    try:
+        assert [kernel.sm_count(FakeCupy, i) for i in (7, 7, 8, 7, 8)] == [107, 107, 108, 107, 108]
+    finally:
+        kernel._sm_counts.pop(7, None)
+        kernel._sm_counts.pop(8, None)
+    assert calls == [(16, 7), (16, 8)], "the SM count is asked once per device"
+
+
 def _functions(f) -> list:
     """`f` and the functions in its closure cells, recursively (what a forward wraps)."""
     seen, todo = [], [f]
@@ -164,9 +218,9 @@ def test_linear_mse_on_cuda_uses_the_kernel_and_falls_back_where_it_must(cuda_de
     assert any(f is op.fwd for f in _functions(off)), "kernels off: not the portable forward"
     assert op.impl(cp.ndarray) is not off, "use_kernels(True) did not switch the kernel back"
 
-    launches = []  # one per kernel launch (`_kernel` fetches the compiled kernel to launch)
-    real = kernel._kernel
-    monkeypatch.setattr(kernel, "_kernel", lambda *a: launches.append(1) or real(*a))
+    launches = []  # one per kernel sweep (`_kernels` fetches the compiled kernels to launch)
+    real = kernel._kernels
+    monkeypatch.setattr(kernel, "_kernels", lambda *a: launches.append(1) or real(*a))
     rng = np.random.default_rng(7)
     X = gg.tensor(rng.standard_normal((500, 16)), device="cuda")
     # a column weight runs as a vector (the kernel); three outputs take the portable sweep
@@ -190,10 +244,43 @@ def test_linear_mse_on_cuda_uses_the_kernel_and_falls_back_where_it_must(cuda_de
     assert not launches, "use_kernels(False): the CUDA kernel still ran"
 
 
+def _refuse_explicit_syncs(monkeypatch, cp):
+    """Make every explicit wait for the GPU raise: gpugrad's own `synchronize` (backend and
+    gpugrad.cuda) and CuPy's device and stream synchronisation, which
+    ``cupyx.allow_synchronize(False)`` does not catch (it sees only implicit ones)."""
+    import gpugrad.backend as B
+
+    def refuse(what):
+        def f(*_a, **_k):
+            raise AssertionError(f"{what} was called inside a training step")
+        return f
+
+    monkeypatch.setattr(B, "synchronize", refuse("gpugrad.backend.synchronize"))
+    monkeypatch.setattr(gg.cuda, "synchronize", refuse("gpugrad.cuda.synchronize"))
+    for name in ("deviceSynchronize", "streamSynchronize"):
+        monkeypatch.setattr(cp.cuda.runtime, name, refuse(f"cupy.cuda.runtime.{name}"))
+    monkeypatch.setattr(cp.cuda.stream._BaseStream, "synchronize",
+                        refuse("cupy.cuda.Stream.synchronize"))
+
+
+def test_the_sync_guard_refuses_gpugrad_and_cupy_syncs(monkeypatch):
+    """The guard of the no-sync test below, checked on the CPU (CuPy needs no GPU to import)."""
+    cp = _cupy()
+    with monkeypatch.context() as m:
+        _refuse_explicit_syncs(m, cp)
+        for sync in (gg.cuda.synchronize, gg.backend.synchronize, cp.cuda.runtime.deviceSynchronize,
+                     lambda: cp.cuda.runtime.streamSynchronize(0),
+                     lambda: cp.cuda.Stream.null.synchronize()):
+            with pytest.raises(AssertionError, match="inside a training step"):
+                sync()
+    gg.cuda.synchronize()  # restored: a no-op without a GPU
+
+
 @cuda
-def test_training_steps_on_cuda_do_not_synchronise_with_the_host(cuda_device):
-    """Forward, backward and optimizer steps queue GPU work only: CuPy raises on any sync."""
-    _cupy()
+def test_training_steps_on_cuda_do_not_synchronise_with_the_host(cuda_device, monkeypatch):
+    """Forward, backward and optimizer steps queue GPU work only: CuPy raises on any implicit
+    sync, and gpugrad's and CuPy's explicit ones raise too."""
+    cp = _cupy()
     cupyx = pytest.importorskip("cupyx")
     gg.manual_seed(0)
     model = gg.nn.Sequential(gg.nn.Linear(20, 32), gg.nn.Tanh(), gg.nn.Linear(32, 4)).to("cuda")
@@ -205,7 +292,8 @@ def test_training_steps_on_cuda_do_not_synchronise_with_the_host(cuda_device):
     opts = [gg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
             gg.optim.Adam([w, b], lr=0.01)]
     for _ in range(2):  # the second round runs with every buffer already made
-        with cupyx.allow_synchronize(False):
+        with cupyx.allow_synchronize(False), monkeypatch.context() as m:
+            _refuse_explicit_syncs(m, cp)
             for opt in opts:
                 opt.zero_grad()
             F.cross_entropy(model(X), labels).backward()

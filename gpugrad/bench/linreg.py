@@ -156,8 +156,9 @@ def run(bench: Bench, args) -> None:
     bench.target("gpugrad fused <= 1.3x floor", res["gpugrad fused"].extra["x floor"], 1.3)
     for name in ("gpugrad fused", "gpugrad fused, NumPy"):
         if name in res:
-            r = res[name].median_s / res["gpugrad autograd"].median_s
-            bench.target(f"{name} <= 1.0x gpugrad autograd (the two-pass composite)", r, 1.0)
+            ratio = res[name].median_s / res["gpugrad autograd"].median_s
+            bench.target(f"{name} <= 1.0x gpugrad autograd (the two-pass composite)", ratio,
+                         1.0)
     if bench.device == "cpu" and linear_mse_cpu.unavailable() is not None:
         bench.footer(f"gpugrad fused runs the NumPy sweep: Numba is not usable "
                      f"({linear_mse_cpu.unavailable()}); pip install 'gpugrad[fast]'")
