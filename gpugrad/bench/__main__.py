@@ -70,7 +70,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ops", type=int, help="overhead: ops in the chain (default 1000)")
     p.add_argument("--size", type=int, nargs="+", help="overhead: tensor sizes (default 1 100)")
     p.add_argument("--repeat", type=int,
-                   help="timed rounds (default 7 for linreg, 21 for overhead and mlp)")
+                   help="timed rounds (default 7 for linreg, 21 for overhead and mlp; "
+                        "scaling: fewer as cells grow, 1 for chains over 1e5 ops)")
     p.add_argument("--n-grid", type=count, nargs="+", metavar="N",
                    help="scaling: rows of X (default 1e3 1e4 1e5 1e6 1e7)")
     p.add_argument("--d-grid", type=count, nargs="+", metavar="D",

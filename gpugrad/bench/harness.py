@@ -238,19 +238,27 @@ def fmt(v: float | None) -> str:
     return f"{v:.2e}"
 
 
+def fmt_count(v: float | None) -> str:
+    """A count in a table: ``1e5`` for a power of ten from 1,000 up, else the whole number."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    k = round(math.log10(v)) if v > 0 else 0
+    return f"1e{k}" if v >= 1000 and 10**k == v else f"{v:g}"
+
+
 def print_table(title: str, results: Sequence[Result], columns: Sequence[str] = (),
                 ratio_ref: str | None = None, out: TextIO | None = None,
                 lead: Sequence[str] = ()) -> None:
-    """One table: row, the `lead` columns, median, min, max (in the rows' unit), the suite's
-    `columns` (`lead` and `columns` from each result's `extra`), the ratio to `ratio_ref`, the
-    gradient's relative error, and WRONG."""
+    """One table: row, the `lead` columns (counts, such as a curve's x), median, min, max (in
+    the rows' unit), the suite's `columns` (`lead` and `columns` from each result's `extra`),
+    the ratio to `ratio_ref`, the gradient's relative error, and WRONG."""
     out = out or sys.stdout
     unit = results[0].unit if results else ""
     head = ["row", *lead, f"median {unit}", "min", "max", *columns,
             f"/ {ratio_ref}" if ratio_ref else "ratio", "min/min", "grad err"]
     body = []
     for r in results:
-        cells = [r.name, *(fmt(r.extra.get(c)) for c in lead), *map(fmt, r.stats()),
+        cells = [r.name, *(fmt_count(r.extra.get(c)) for c in lead), *map(fmt, r.stats()),
                  *(fmt(r.extra.get(c)) for c in columns),
                  fmt(r.ratio), fmt(r.min_ratio),
                  "-" if r.grad_err is None else f"{r.grad_err:.1e}"]

@@ -47,7 +47,7 @@ import gpugrad.distributed as dist
 from gpugrad.nn import functional as F
 
 from . import linreg, mlp, overhead
-from .harness import Bench, Result, Row, backward_row, fmt
+from .harness import Bench, Result, Row, backward_row, fmt, fmt_count
 
 SUITE = "scaling"
 
@@ -80,12 +80,6 @@ def loglog_slope(xs: Sequence[float], ys: Sequence[float | None],
     if sxx == 0:
         return None
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sxx
-
-
-def short(x: float) -> str:
-    """A count as ``1e5`` when it is a power of ten from 1,000 up, else as it is."""
-    k = round(math.log10(x)) if x > 0 else 0
-    return f"1e{k}" if x >= 1000 and 10**k == x else f"{x:g}"
 
 
 @dataclass
@@ -147,7 +141,7 @@ def report(bench: Bench, curve: Curve, title: str, columns: Sequence[str]) -> No
                 lead=[curve.x_name])
     xs = sorted({x for x, _ in curve.cells})
     top = xs[-SLOPE_POINTS:]
-    span = f"{curve.x_name} = {short(top[0])}..{short(top[-1])}" if xs else ""
+    span = f"{curve.x_name} = {fmt_count(top[0])}..{fmt_count(top[-1])}" if xs else ""
     times: list[str] = []
     peaks: list[str] = []
     flags: list[str] = []
@@ -219,10 +213,10 @@ def linreg_footer(bench: Bench, curve: Curve) -> None:
     cells = [(x, res["copy X"].extra, res["X @ w"].extra) for x, res in curve.cells]
     bench.footer(
         "read bandwidth, GB/s by " + curve.x_name + ": copy X (X's bytes read + written) "
-        + ", ".join(f"{short(x)}: {c['GB/s copy']:.1f}" for x, c, _ in cells)
+        + ", ".join(f"{fmt_count(x)}: {c['GB/s copy']:.1f}" for x, c, _ in cells)
         + "; X @ w (one read of X) "
-        + ", ".join(f"{short(x)}: {r['GB/s X @ w']:.1f}" for x, _, r in cells),
-        "one-pass floor, ms: " + ", ".join(f"{short(x)}: {fmt(f)}" for x, f in curve.floor)
+        + ", ".join(f"{fmt_count(x)}: {r['GB/s X @ w']:.1f}" for x, _, r in cells),
+        "one-pass floor, ms: " + ", ".join(f"{fmt_count(x)}: {fmt(f)}" for x, f in curve.floor)
         + " (the smaller of X @ w's time and X.nbytes at the copy's bandwidth)")
 
 
@@ -352,7 +346,7 @@ def run(bench: Bench, args) -> None:
                           f"tanh) on 1-element float64 tensors, {dev}, ms per call",
            ["bwd us/op", "peak MB"])
     bench.footer(f"torch runs with one thread here; {memory}, measured up to "
-                 f"{short(PEAK_OPS)} ops")
+                 f"{fmt_count(PEAK_OPS)} ops")
     flat = {name: flatness(by_ops, name) for name in (*CHAIN_ROWS, bench.hand)}
     bench.footer("us/op max / min over chains of 1e3 ops and more: " + ", ".join(
         f"{name} {fmt(v)}" for name, v in flat.items() if v is not None))
@@ -387,6 +381,8 @@ def figure_class() -> Any:
 def plot(path: str, curves: Sequence[Curve], bench: Bench) -> None:
     """Draw `curves` log-log, one panel each, with their floors dashed, to `path`."""
     fig = figure_class()(figsize=(12, 9), layout="constrained")
+    from matplotlib.ticker import NullFormatter  # importable once figure_class() is
+
     env = bench.env
     fig.suptitle(f"gpugrad.bench scaling: {env['device_name']}, {env['date']}", fontsize=10)
     for ax, curve in zip(fig.subplots(2, 2).flat, curves):
@@ -402,6 +398,7 @@ def plot(path: str, curves: Sequence[Curve], bench: Bench) -> None:
             ax.plot(*zip(*curve.floor), "k--", label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decades only, however short the grid
         ax.set_xlabel(curve.x_name)
         ax.set_ylabel("us per op" if per_op else "ms per call")
         ax.set_title(curve.name)
