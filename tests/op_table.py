@@ -1202,6 +1202,38 @@ comp("broadcast_to", lambda x: gg.broadcast_to(x, (2, 3, 4)),
      lambda a: np.broadcast_to(a, (2, 3, 4)), F(3, 1))
 comp("clip", lambda x: gg.clip(x, -0.5, 0.5), lambda a: np.clip(a, -0.5, 0.5), F(3, 4))
 comp("rpow", lambda x: 2.0**x, lambda a: 2.0**a, F(3, 4))
+# lerp, addcmul, addcdiv: out of place and in place (on a non-leaf clone, whose gradient flows
+# to the clone's source), with broadcasting, a number or a tensor weight, and the two branches
+# of a number weight (|w| < 0.5: input + w (end - input); else end - (1 - w) (end - input)).
+comp("lerp", lambda x, y: gg.lerp(x, y, 0.3), lambda a, b: a + 0.3 * (b - a), F(3, 4), F(4))
+comp("lerp", lambda x, y: x.lerp(y, 0.8), lambda a, b: a + 0.8 * (b - a), F(3, 4), F(3, 4),
+     label="large_weight")
+comp("lerp", lambda x, y, w: gg.lerp(x, y, w), lambda a, b, w: a + w * (b - a), F(3, 1), F(4),
+     F(2, 1, 1), label="tensor_weight")
+comp("lerp", lambda x, y: x.clone().lerp_(y, 0.1), lambda a, b: a + 0.1 * (b - a), F(3, 4),
+     F(4), label="inplace")
+comp("lerp", lambda x, y: x.clone().lerp_(y, -1.5), lambda a, b: a - 1.5 * (b - a), F(3, 4),
+     F(3, 4), label="inplace_large_weight")
+comp("lerp", lambda x, y, w: x.clone().lerp_(y, w), lambda a, b, w: a + w * (b - a), F(3, 4),
+     F(3, 4), F(4), label="inplace_tensor_weight")
+comp("addcmul", lambda x, y, z: gg.addcmul(x, y, z, value=0.5), lambda a, b, c: a + 0.5 * b * c,
+     F(3, 4), F(3, 1), F(4))
+comp("addcmul", lambda x, y, z: x.addcmul(y, z), lambda a, b, c: a + b * c, F(4), F(3, 4),
+     F(3, 4), label="value1")
+comp("addcmul", lambda x, y: x.clone().addcmul_(y, y, value=-0.1),
+     lambda a, b: a - 0.1 * b * b, F(3, 4), F(3, 4), label="inplace_square")
+comp("addcmul", lambda x, y, z: x.clone().addcmul_(y, z, value=2), lambda a, b, c: a + 2 * b * c,
+     F(3, 4), F(4), F(3, 1), label="inplace_broadcast")
+comp("addcmul", lambda x, y, z: gg.addcmul(x, y, z, value=3), lambda a, b, c: a + 3 * b * c,
+     I([1, 2]), I([[3], [4]]), I([5, -6]), label="int")
+comp("addcdiv", lambda x, y, z: gg.addcdiv(x, y, z, value=0.5), lambda a, b, c: a + 0.5 * b / c,
+     F(3, 4), F(3, 1), F(4, away=0.5))
+comp("addcdiv", lambda x, y, z: x.addcdiv(y, z), lambda a, b, c: a + b / c, F(4), F(3, 4),
+     F(3, 4, away=0.5), label="value1")
+comp("addcdiv", lambda x, y, z: x.clone().addcdiv_(y, z, value=-0.3),
+     lambda a, b, c: a - 0.3 * b / c, F(3, 4), F(3, 4), P(3, 4), label="inplace")
+comp("addcdiv", lambda x, y, z: x.clone().addcdiv_(y, z, value=2), lambda a, b, c: a + 2 * b / c,
+     F(3, 4), F(4), F(3, 1, away=0.5), label="inplace_broadcast")
 
 
 def _setitem(x, v):

@@ -24,6 +24,9 @@ for _name, _ref, _da, _db in BINARY:
 SPECS["floor_divide"] = (F(lo=-3.0, hi=3.0), [F(away=0.5)], {}, False)
 SPECS["clamp"] = (F(), [], {"min": -0.5, "max": 0.7}, True)
 SPECS["index_put"] = (F(), [], {}, True)  # built by hand below
+SPECS["lerp"] = (F(), [F()], {"weight": 0.7}, True)
+SPECS["addcmul"] = (F(), [F(), F()], {"value": 0.5}, True)
+SPECS["addcdiv"] = (F(), [F(), F(away=0.5)], {"value": -0.5}, True)
 INPLACE = sorted(n for n, p in PUBLIC.items() if p.inplace)
 for _name in INPLACE:  # an alias (arcsin, clip, ...) draws as the function it names
     if _name not in SPECS and PUBLIC[_name].fn.__name__ in SPECS:

@@ -12,6 +12,8 @@ from .registry import PUBLIC as PUBLIC
 from .compare import allclose as allclose
 from .compare import equal as equal
 from .compare import isclose as isclose
+from .composite import addcdiv as addcdiv
+from .composite import addcmul as addcmul
 from .composite import addmm as addmm
 from .composite import lerp as lerp
 from .composite import log_softmax as log_softmax
@@ -193,6 +195,8 @@ __all__ = [
     "acos",
     "acosh",
     "add",
+    "addcdiv",
+    "addcmul",
     "addmm",
     "all",
     "allclose",

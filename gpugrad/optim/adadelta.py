@@ -36,9 +36,9 @@ class Adadelta(Optimizer):
             for group in self.param_groups:
                 lr, rho, eps = group["lr"], group["rho"], group["eps"]
                 for p, g, state in self._params(group, "square_avg", "acc_delta"):
-                    v = state["square_avg"].mul_(rho).add_(g * g, alpha=1 - rho)
+                    v = state["square_avg"].mul_(rho).addcmul_(g, g, value=1 - rho)
                     u = state["acc_delta"]
                     delta = (u + eps).sqrt_().div_((v + eps).sqrt_()).mul_(g)
-                    u.mul_(rho).add_(delta * delta, alpha=1 - rho)
+                    u.mul_(rho).addcmul_(delta, delta, value=1 - rho)
                     p.add_(delta, alpha=-lr)
         return loss

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..core.factories import full_like
-from .optimizer import Optimizer, _check_nonnegative
+from .optimizer import Optimizer, _check_nonnegative, _direction
 
 
 class Adagrad(Optimizer):
@@ -72,12 +72,10 @@ class Adagrad(Optimizer):
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    g = -p.grad if group["maximize"] else p.grad
+                    g = _direction(p, group["maximize"], wd)
                     state = self._init_state(p, self.defaults["initial_accumulator_value"])
                     state["step"] += 1
-                    if wd != 0:
-                        g = g + wd * p
                     clr = lr / (1 + (state["step"] - 1) * group["lr_decay"])
-                    s = state["sum"].add_(g * g)
-                    p.add_(g / s.sqrt().add_(eps), alpha=-clr)
+                    s = state["sum"].addcmul_(g, g, value=1)
+                    p.addcdiv_(g, s.sqrt().add_(eps), value=-clr)
         return loss

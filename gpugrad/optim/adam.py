@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ..autograd.grad_mode import no_grad
 from ..core.tensor import Tensor
 from ..ops.elementwise import maximum
@@ -14,13 +12,16 @@ class Adam(Optimizer):
     """Adam (Kingma and Ba, 2015), with PyTorch's update rule. At step t, for parameter p::
 
         g = -grad if maximize else grad;  g = g + weight_decay * p   (L2 penalty)
-        m = beta1 m + (1 - beta1) g;   v = beta2 v + (1 - beta2) g^2
+        m = m + (1 - beta1) (g - m);   v = beta2 v + (1 - beta2) g^2
         v_max = max(v_max, v) if amsgrad (and v_max replaces v below)
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
     With ``decoupled_weight_decay=True`` (AdamW) the decay is ``p = p * (1 - lr * weight_decay)``
     before the update instead of the L2 term. The step count t is a Python int, so the update
-    never reads the GPU.
+    never reads the GPU. As PyTorch's single-tensor Adam, each step updates the state and the
+    parameter in place (``m.lerp_(g, 1 - beta1)``, ``v.mul_(beta2).addcmul_(g, g, value=1 -
+    beta2)``, ``p.addcdiv_(m, denom, value=-step_size)``); its temporaries are ``denom`` and
+    the scaled numerator of ``addcdiv_`` (NumPy has no fused multiply-divide-add).
 
     Example::
 
@@ -69,12 +70,14 @@ class Adam(Optimizer):
                 for p, g, state in self._params(group, *bufs):
                     t = state["step"]
                     m, v = state["exp_avg"], state["exp_avg_sq"]
-                    m.mul_(beta1).add_(g, alpha=1 - beta1)
-                    v.mul_(beta2).add_(g * g, alpha=1 - beta2)
+                    m.lerp_(g, 1 - beta1)
+                    v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                    step_size = lr / (1 - beta1**t)
                     if group["amsgrad"]:
-                        v = state["max_exp_avg_sq"].copy_(maximum(state["max_exp_avg_sq"], v))
-                    denom = v.sqrt().div_(math.sqrt(1 - beta2**t)).add_(eps)
-                    p.add_(m / denom, alpha=-lr / (1 - beta1**t))
+                        v = maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+                    # PyTorch's order of operations; denom is the step's one temporary
+                    denom = v.sqrt().div_((1 - beta2**t) ** 0.5).add_(eps)
+                    p.addcdiv_(m, denom, value=-step_size)
         return loss
 
 

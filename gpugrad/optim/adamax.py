@@ -43,8 +43,8 @@ class Adamax(Optimizer):
                 lr, eps = group["lr"], group["eps"]
                 beta1, beta2 = group["betas"]
                 for p, g, state in self._params(group, "exp_avg", "exp_inf"):
-                    m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
+                    m = state["exp_avg"].lerp_(g, 1 - beta1)
                     u = state["exp_inf"]
-                    u.copy_(maximum(u.mul_(beta2), g.abs().add_(eps)))
-                    p.add_(m / u, alpha=-lr / (1 - beta1 ** state["step"]))
+                    maximum(u.mul_(beta2), g.abs().add_(eps), out=u)
+                    p.addcdiv_(m, u, value=-(lr / (1 - beta1 ** state["step"])))
         return loss

@@ -65,10 +65,10 @@ class NAdam(Optimizer):
                     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                     state["mu_product"] *= mu
                     prod = state["mu_product"]
-                    m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
-                    v = state["exp_avg_sq"].mul_(beta2).add_(g * g, alpha=1 - beta2)
+                    m = state["exp_avg"].lerp_(g, 1 - beta1)
+                    v = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
                     denom = v.div(1 - beta2**t).sqrt_().add_(eps)
-                    p.add_(g / denom, alpha=-lr * (1.0 - mu) / (1.0 - prod))
-                    p.add_(m / denom, alpha=-lr * mu_next / (1.0 - prod * mu_next))
+                    p.addcdiv_(g, denom, value=-lr * (1.0 - mu) / (1.0 - prod))
+                    p.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - prod * mu_next))
         return loss
 

@@ -34,6 +34,16 @@ def _check_adam_args(lr, eps, betas, weight_decay):
     _check_nonnegative("weight_decay value", weight_decay)
 
 
+def _direction(p, maximize, weight_decay):
+    """The gradient of `p` as the update rules read it: negated when `maximize`, plus
+    ``weight_decay * p`` (an L2 penalty) when `weight_decay` is not 0. It is ``p.grad`` itself
+    when neither applies (the rules must not write into it), else one new tensor."""
+    g = p.grad
+    if weight_decay != 0:  # wd p + g == g + wd p, and wd p - g == -g + wd p: one temporary
+        return (p * weight_decay).sub_(g) if maximize else (p * weight_decay).add_(g)
+    return -g if maximize else g
+
+
 class Optimizer:
     """Base class of optimizers, as ``torch.optim.Optimizer``.
 
@@ -134,15 +144,17 @@ class Optimizer:
         """``(p, g, state)`` for each parameter of `group` that has a gradient, in order.
 
         ``g`` is the gradient, negated when ``maximize``, plus ``weight_decay * p`` (with
-        ``decoupled_weight_decay``, ``p`` is scaled by ``1 - lr * weight_decay`` instead). On
+        ``decoupled_weight_decay``, ``p`` is scaled by ``1 - lr * weight_decay`` instead): see
+        `_direction`; it may be ``p.grad`` itself, so rules never write into it. On
         first use ``state`` gets ``step = 0``, the `scalars` and zero tensors like ``p`` named by
         `buffers`; ``step`` is then counted.
         """
         wd = group.get("weight_decay", 0)
+        decoupled = group.get("decoupled_weight_decay")
+        maximize = group.get("maximize")
         for p in group["params"]:
             if p.grad is None:
                 continue
-            g = -p.grad if group.get("maximize") else p.grad
             state = self._state(p)
             if not state:
                 state["step"] = 0
@@ -150,12 +162,9 @@ class Optimizer:
                 for name in buffers:
                     state[name] = zeros_like(p)
             state["step"] += 1
-            if wd != 0:
-                if group.get("decoupled_weight_decay"):
-                    p.mul_(1 - group["lr"] * wd)
-                else:
-                    g = g + wd * p
-            yield p, g, state
+            if wd != 0 and decoupled:
+                p.mul_(1 - group["lr"] * wd)
+            yield p, _direction(p, maximize, 0 if decoupled else wd), state
 
     # ------------------------------------------------------------------ state dicts
 

@@ -55,8 +55,8 @@ class RAdam(Optimizer):
                 beta1, beta2 = group["betas"]
                 for p, g, state in self._params(group, "exp_avg", "exp_avg_sq"):
                     t = state["step"]
-                    m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
-                    v = state["exp_avg_sq"].mul_(beta2).add_(g * g, alpha=1 - beta2)
+                    m = state["exp_avg"].lerp_(g, 1 - beta1)
+                    v = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
                     bc1, bc2 = 1 - beta1**t, 1 - beta2**t
                     m_hat = m / bc1
                     rho_inf = 2 / (1 - beta2) - 1

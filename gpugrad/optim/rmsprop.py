@@ -60,16 +60,16 @@ class RMSprop(Optimizer):
                 bufs = (("square_avg",) + ("momentum_buffer",) * (momentum > 0)
                         + ("grad_avg",) * bool(group["centered"]))
                 for p, g, state in self._params(group, *bufs):
-                    v = state["square_avg"].mul_(alpha).add_(g * g, alpha=1 - alpha)
+                    v = state["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
                     if group["centered"]:
-                        gavg = state["grad_avg"].mul_(alpha).add_(g, alpha=1 - alpha)
-                        avg = (v - gavg * gavg).sqrt_()
+                        gavg = state["grad_avg"].lerp_(g, 1 - alpha)
+                        avg = v.addcmul(gavg, gavg, value=-1).sqrt_()
                     else:
                         avg = v.sqrt()
                     avg.add_(eps)
                     if momentum > 0:
-                        buf = state["momentum_buffer"].mul_(momentum).add_(g / avg)
-                        p.add_(buf, alpha=-lr)
+                        state["momentum_buffer"].mul_(momentum).addcdiv_(g, avg)
+                        p.add_(state["momentum_buffer"], alpha=-lr)
                     else:
-                        p.add_(g / avg, alpha=-lr)
+                        p.addcdiv_(g, avg, value=-lr)
         return loss

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _direction
 
 
 class SGD(Optimizer):
@@ -15,7 +15,9 @@ class SGD(Optimizer):
         p = p - lr * g
 
     The default ``lr`` is PyTorch 2.x's 1e-3. The update runs in place on the parameter's
-    device, without reading values to the host.
+    device, without reading values to the host: the momentum buffer and the parameter are
+    updated with ``mul_`` and ``add_(alpha=)``, and at most one temporary the size of the
+    parameter is alive at a time (``alpha * d``; two with weight decay, maximize or Nesterov).
 
     Example::
 
@@ -64,9 +66,7 @@ class SGD(Optimizer):
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    d = -p.grad if group["maximize"] else p.grad
-                    if wd != 0:
-                        d = d + wd * p
+                    d = _direction(p, group["maximize"], wd)
                     if momentum != 0:
                         state = self._state(p)
                         buf = state.get("momentum_buffer")
@@ -74,6 +74,7 @@ class SGD(Optimizer):
                             buf = state["momentum_buffer"] = d.detach().clone()
                         else:
                             buf.mul_(momentum).add_(d, alpha=1 - group["dampening"])
-                        d = d + momentum * buf if group["nesterov"] else buf
+                        # d + momentum * buf, without writing into d (it may be p.grad)
+                        d = (buf * momentum).add_(d) if group["nesterov"] else buf
                     p.add_(d, alpha=-lr)
         return loss
