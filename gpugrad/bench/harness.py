@@ -238,17 +238,28 @@ def fmt(v: float | None) -> str:
     return f"{v:.2e}"
 
 
+def fmt_count(v: float | None) -> str:
+    """A count in a table: ``1e5`` for a power of ten from 1,000 up, else the whole number."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    k = round(math.log10(v)) if v > 0 else 0
+    return f"1e{k}" if v >= 1000 and 10**k == v else f"{v:g}"
+
+
 def print_table(title: str, results: Sequence[Result], columns: Sequence[str] = (),
-                ratio_ref: str | None = None, out: TextIO | None = None) -> None:
-    """One table: row, median, min, max (in the rows' unit), the suite's `columns` (from each
-    result's `extra`), the ratio to `ratio_ref`, the gradient's relative error, and WRONG."""
+                ratio_ref: str | None = None, out: TextIO | None = None,
+                lead: Sequence[str] = ()) -> None:
+    """One table: row, the `lead` columns (counts, such as a curve's x), median, min, max (in
+    the rows' unit), the suite's `columns` (`lead` and `columns` from each result's `extra`),
+    the ratio to `ratio_ref`, the gradient's relative error, and WRONG."""
     out = out or sys.stdout
     unit = results[0].unit if results else ""
-    head = ["row", f"median {unit}", "min", "max", *columns,
+    head = ["row", *lead, f"median {unit}", "min", "max", *columns,
             f"/ {ratio_ref}" if ratio_ref else "ratio", "min/min", "grad err"]
     body = []
     for r in results:
-        cells = [r.name, *map(fmt, r.stats()), *(fmt(r.extra.get(c)) for c in columns),
+        cells = [r.name, *(fmt_count(r.extra.get(c)) for c in lead), *map(fmt, r.stats()),
+                 *(fmt(r.extra.get(c)) for c in columns),
                  fmt(r.ratio), fmt(r.min_ratio),
                  "-" if r.grad_err is None else f"{r.grad_err:.1e}"]
         body.append(cells + (["WRONG"] if r.wrong else []))
@@ -354,11 +365,14 @@ class Bench:
 
     def measure(self, suite: str, table: str, rows: Sequence[Row], *, repeat: int,
                 unit: str = "ms", scale: float = 1e3, ratio_ref: str | None = None,
-                grad_ref: str | None = None, settle: int = 1) -> dict[str, Result]:
+                grad_ref: str | None = None, settle: int = 1,
+                warmup: int | None = None) -> dict[str, Result]:
         """Time `rows` interleaved (`self.repeat` rounds if set, else `repeat`), check each
         gradient against `grad_ref`'s, and return the results by row name. `settle`: untimed
-        calls of a row before each timed one (`time_rows`)."""
-        times, first, warm = time_rows(rows, self.repeat or repeat, self.warmup, self.device,
+        calls of a row before each timed one (`time_rows`); `warmup`: warm-up rounds, if not
+        the run's (`self.warmup`), for rows whose every call is seconds long."""
+        times, first, warm = time_rows(rows, self.repeat or repeat,
+                                       self.warmup if warmup is None else warmup, self.device,
                                        settle)
         got: dict[str, list[np.ndarray] | None] = {}
         results: dict[str, Result] = {}
@@ -381,8 +395,8 @@ class Bench:
         return results
 
     def table(self, title: str, results: dict[str, Result], columns: Sequence[str] = (),
-              ratio_ref: str | None = None) -> None:
-        print_table(title, list(results.values()), columns, ratio_ref, self.out)
+              ratio_ref: str | None = None, lead: Sequence[str] = ()) -> None:
+        print_table(title, list(results.values()), columns, ratio_ref, self.out, lead)
 
     def target(self, what: str, now: float | None, limit: float,
                by_min: float | None = None) -> None:
