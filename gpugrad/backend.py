@@ -350,11 +350,7 @@ def xp_of(a):
 def device_of(a) -> device:
     if type(a) is np.ndarray or type(a) is NoValues:
         return CPU
-    i = a.device.id
-    d = _cuda_devices.get(i)
-    if d is None:
-        d = _cuda_devices[i] = device("cuda", i)
-    return d
+    return _cuda_device(a.device.id)
 
 
 def same_device(a, b) -> bool:

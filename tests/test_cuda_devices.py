@@ -15,6 +15,7 @@ calls (current device, synchronize) and per-device random generators that record
 from __future__ import annotations
 
 import copy
+import io
 import types
 
 import numpy as np
@@ -313,6 +314,16 @@ def test_module_and_optimizer_state_stay_put_when_moved_to_cuda_again(gpus):
     for p in model.parameters():
         assert all(v.device == p.device for v in opt.state[p].values()
                    if isinstance(v, gg.Tensor))
+    buf = io.BytesIO()
+    gg.save(model.state_dict(), buf)
+    for where, want in ((None, "cuda:0"), ("cuda", "cuda:0"), ("cuda:1", "cuda:1")):
+        buf.seek(0)
+        state = gg.load(buf, map_location=where)
+        assert {str(v.device) for v in state.values()} == {want}
+    other = gg.nn.Linear(3, 2).cuda(1)
+    other.load_state_dict(state)
+    assert other.weight.device == gg.device("cuda:1")
+    np.testing.assert_array_equal(val(other.weight), val(model.weight))
 
 
 def test_without_cupy_cuda_stays_unresolved_and_the_move_says_what_is_missing(monkeypatch):
