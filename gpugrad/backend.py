@@ -939,6 +939,9 @@ SCALAR_TYPES = (int, float, bool, np.generic)
 def py_scalar(s):
     """A NumPy scalar, or a 0-d CuPy array (CuPy's scalars: its reductions give them), as the
     Python number it holds; Python numbers and anything else unchanged."""
+    t = type(s)
+    if t is float or t is int or t is bool:
+        return s
     if isinstance(s, np.generic):
         return s.item()
     if is_scalar_array(s):
