@@ -191,6 +191,7 @@ needs_numba = pytest.mark.skipif(
 def test_compiled_loop_matches_the_numpy_sweep(dtype, rtol, n, d, bias, keep_r, monkeypatch):
     from gpugrad.ops.kernels import linear_mse_cpu as kernel
     monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)  # the loop even where X is small
+    monkeypatch.setattr(kernel, "MIN_D", 1)  # and where rows are short
     rng = np.random.default_rng(n * 1000 + d)
     X = rng.standard_normal((n, d)).astype(dtype)
     w = rng.standard_normal(d).astype(dtype)
@@ -221,6 +222,19 @@ def test_compiled_loop_matches_the_numpy_sweep(dtype, rtol, n, d, bias, keep_r, 
 
 
 @needs_numba
+@needs_numba
+def test_short_rows_take_the_numpy_sweep():
+    from gpugrad.ops.kernels import linear_mse_cpu as kernel
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((200_000, kernel.MIN_D - 1))
+    w, y = rng.standard_normal(X.shape[1]), rng.standard_normal(len(X))
+    assert X.nbytes > fused.IN_CACHE_BYTES
+    got = kernel.sweep(np, X, w, None, y, 4096, True, False, False, fused._sweep, fused.map_rows,
+                       fused.IN_CACHE_BYTES)
+    want = fused._sweep(np, X, w, None, y, 4096, True, False, False)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
 def test_an_x_that_fits_in_cache_takes_the_two_blas_passes():
     from gpugrad.ops.kernels import linear_mse_cpu as kernel
     rng = np.random.default_rng(3)
@@ -243,6 +257,7 @@ def test_compiled_loop_propagates_nan_and_inf_as_the_composite(where, bad, monke
     arrays[where].reshape(-1)[min(3, arrays[where].size - 1)] = bad
     X, w, y, b = (gg.tensor(arrays[k], requires_grad=k != "X") for k in "Xwyb")
     monkeypatch.setattr(fused, "IN_CACHE_BYTES", 0)
+    monkeypatch.setattr(fused._cpu_linear_mse, "MIN_D", 1)
     with np.errstate(all="ignore"):
         fl = F.linear_mse_loss(X, w, y, b)
         fl.backward()

@@ -144,7 +144,8 @@ def _cap(row: Row) -> float:
 
 
 def time_rows(rows: Sequence[Row], repeat: int, warmup: int = 1, device: str = "cpu",
-              settle: int = 1) -> tuple[list[list[float]], list[Any], list[float]]:
+              settle: int = 1, settle_s: float = 0.0
+              ) -> tuple[list[list[float]], list[Any], list[float]]:
     """Time `rows` interleaved: each round times every row once, in turn, so that a slow spell
     of a shared machine slows all rows alike. `warmup` untimed rounds come first.
 
@@ -152,7 +153,8 @@ def time_rows(rows: Sequence[Row], repeat: int, warmup: int = 1, device: str = "
     another library's row pays for that library's idle threads still spinning on the cores
     (OpenBLAS's workers spin after each call), which made a 1 ms torch row 2-4x slower after
     a NumPy row on a 2-core machine. The timed call then finds the row's own thread pool warm,
-    as in a loop of steps.
+    as in a loop of steps. With `settle_s`, untimed calls go on until that many seconds have
+    passed: OpenBLAS's workers spin for about 0.1 s, longer than a few short calls.
 
     Returns each row's `repeat` times (seconds), the result of its first call, and the time of
     its last warm-up call. A row whose warm-up call exceeds its `max_s` is called no more
@@ -173,6 +175,10 @@ def time_rows(rows: Sequence[Row], repeat: int, warmup: int = 1, device: str = "
         for i in live:
             for _ in range(settle):
                 rows[i].fn()
+            if settle_s:
+                end = time.perf_counter() + settle_s
+                while time.perf_counter() < end:
+                    rows[i].fn()
             times[i].append(timers[i](rows[i].fn)[0])
     return times, first, warm
 
@@ -366,14 +372,15 @@ class Bench:
     def measure(self, suite: str, table: str, rows: Sequence[Row], *, repeat: int,
                 unit: str = "ms", scale: float = 1e3, ratio_ref: str | None = None,
                 grad_ref: str | None = None, settle: int = 1,
-                warmup: int | None = None) -> dict[str, Result]:
+                warmup: int | None = None, settle_s: float = 0.0) -> dict[str, Result]:
         """Time `rows` interleaved (`self.repeat` rounds if set, else `repeat`), check each
-        gradient against `grad_ref`'s, and return the results by row name. `settle`: untimed
-        calls of a row before each timed one (`time_rows`); `warmup`: warm-up rounds, if not
-        the run's (`self.warmup`), for rows whose every call is seconds long."""
+        gradient against `grad_ref`'s, and return the results by row name. `settle`,
+        `settle_s`: untimed calls of a row before each timed one (`time_rows`); `warmup`:
+        warm-up rounds, if not the run's (`self.warmup`), for rows whose every call is seconds
+        long."""
         times, first, warm = time_rows(rows, self.repeat or repeat,
                                        self.warmup if warmup is None else warmup, self.device,
-                                       settle)
+                                       settle, settle_s if not self.quick else 0.0)
         got: dict[str, list[np.ndarray] | None] = {}
         results: dict[str, Result] = {}
         for row, ts, out, w in zip(rows, times, first, warm):

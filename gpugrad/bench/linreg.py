@@ -22,6 +22,7 @@ from gpugrad.ops.registry import use_kernels
 from .harness import Bench, Row, backward_row, fmt
 
 SUITE = "linreg"
+SPIN_S = 0.15  # seconds of untimed calls of a row before each timed one
 
 
 def data(bench: Bench, n: int, d: int) -> tuple[Any, Any, Any]:
@@ -123,9 +124,10 @@ def run(bench: Bench, args) -> None:
     rows.append(Row("copy X", lambda: xp.copyto(buf, X), grad=False))
     rows.append(Row("X @ w", lambda: X @ w, grad=False))
 
-    # Two untimed calls before each timed one: OpenBLAS's workers spin for about 100 ms after
-    # the previous row's products, and one call of 30-50 ms does not outlast them.
-    res = bench.measure(SUITE, "", rows, repeat=7, ratio_ref=ref, grad_ref=ref, settle=2)
+    # Untimed calls for at least SPIN_S before each timed one: OpenBLAS's workers spin for
+    # about 0.1 s after the previous row's products, and one call of 30-50 ms does not outlast
+    # them.
+    res = bench.measure(SUITE, "", rows, repeat=7, ratio_ref=ref, grad_ref=ref, settle_s=SPIN_S)
     copy = res["copy X"].median_s
     bandwidth = 2 * X.nbytes / copy  # bytes read + bytes written, per second
     # The one-pass floor: the time of a plain read of X (X @ w reads it once, and computes no

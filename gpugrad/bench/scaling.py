@@ -92,6 +92,7 @@ class Curve:
     per_unit: Callable[[int], float]  # seconds -> that unit, at x
     cells: list[tuple[int, dict[str, Result]]] = field(default_factory=list)
     floor: list[tuple[int, float]] = field(default_factory=list)  # (x, the floor in ms or us/op)
+    settle_s: float = 0.0  # seconds of untimed calls before each timed one (harness.time_rows)
 
     def series(self) -> dict[str, list[tuple[int, Result]]]:
         """Each row's (x, result) in grid order, rows in the order first measured."""
@@ -119,7 +120,8 @@ def measure_cell(bench: Bench, curve: Curve, x: int, rows: list[Row],
     `peaks`, and keep the cell in `curve`."""
     repeat, settle, warmup = rounds
     res = bench.measure(SUITE, f"{curve.name}, {curve.x_name}={x}", rows, repeat=repeat,
-                        ratio_ref=bench.hand, grad_ref=bench.hand, settle=settle, warmup=warmup)
+                        ratio_ref=bench.hand, grad_ref=bench.hand, settle=settle, warmup=warmup,
+                        settle_s=curve.settle_s)
     for r in res.values():
         r.extra[curve.x_name] = x
         r.extra[curve.per] = r.median_s * curve.per_unit(x)
@@ -318,7 +320,7 @@ def run(bench: Bench, args) -> None:
               "torch's)" if dev == "cpu" else "peak memory is measured on cpu only")
     curves = []
 
-    by_n = Curve("linreg vs N", "N", "us/row", lambda x: 1e6 / x)
+    by_n = Curve("linreg vs N", "N", "us/row", lambda x: 1e6 / x, settle_s=linreg.SPIN_S)
     linreg_curve(bench, by_n, [(k, d) for k in n_grid], lambda s: s[0], torch)
     report(bench, by_n, f"linreg vs N: one gradient of mean((X w - y)^2), X float32 (N, {d}), "
                         f"{dev}, ms per call", ["x floor", "peak MB"])
@@ -326,7 +328,7 @@ def run(bench: Bench, args) -> None:
     bench.footer(memory + ", X and y allocated before")
     curves.append(by_n)
 
-    by_d = Curve("linreg vs d", "d", "ns/elem", lambda x: 1e9 / (n * x))
+    by_d = Curve("linreg vs d", "d", "ns/elem", lambda x: 1e9 / (n * x), settle_s=linreg.SPIN_S)
     linreg_curve(bench, by_d, [(n, k) for k in d_grid], lambda s: s[1], torch)
     report(bench, by_d, f"linreg vs d: one gradient of mean((X w - y)^2), X float32 ({n}, d), "
                         f"{dev}, ms per call; ns/elem: per element of X", ["x floor", "peak MB"])
