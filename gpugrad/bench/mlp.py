@@ -138,6 +138,45 @@ def jax_inputs(jax, bench, params, X, labels):
     return [conv(p) for p in params], conv(X), conv(labels)
 
 
+def framework_rows(bench: Bench, params, X, labels, torch) -> list[Row]:
+    """The gpugrad row (``nn.Sequential``, ``F.cross_entropy``, ``optim.SGD``) and, when `torch`
+    is given, the PyTorch row of the SGD step: each keeps updating its own model, and its check
+    is one step of a fresh model from `params`."""
+    dev = bench.device
+    gX, gt = gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
+
+    def gpugrad_step(model, opt):
+        opt.zero_grad()
+        F.cross_entropy(model(gX), gt).backward()
+        opt.step()
+        return grads_of(model)
+
+    def gpugrad_fresh():
+        model = gpugrad_model(params, dev)
+        return model, gpugrad.optim.SGD(model.parameters(), lr=LR)
+
+    g_state = gpugrad_fresh()
+    rows = [Row("gpugrad", lambda: gpugrad_step(*g_state),
+                check=lambda: gpugrad_step(*gpugrad_fresh()))]
+    if torch is not None:
+        tX, tt = torch.from_dlpack(X), torch.from_dlpack(labels)
+
+        def torch_step(model, opt):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(tX), tt).backward()
+            opt.step()
+            return grads_of(model)
+
+        def torch_fresh():
+            model = torch_model(torch, params, dev)
+            return model, torch.optim.SGD(model.parameters(), lr=LR)
+
+        t_state = torch_fresh()
+        rows.append(Row("torch", lambda: torch_step(*t_state), timer="torch",
+                        check=lambda: torch_step(*torch_fresh())))
+    return rows
+
+
 def run(bench: Bench, args) -> None:
     batch = args.batch or (8 if bench.quick else 64)
     xp, dev = bench.xp, bench.device
@@ -155,39 +194,8 @@ def run(bench: Bench, args) -> None:
                         xp, [p.T.copy() if p.ndim == 2 else p for p in params], X, labels,
                         True)[1]]))
 
-    gX, gt = gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
-
-    def gpugrad_step(model, opt):
-        opt.zero_grad()
-        F.cross_entropy(model(gX), gt).backward()
-        opt.step()
-        return grads_of(model)
-
-    def gpugrad_fresh():
-        model = gpugrad_model(params, dev)
-        return model, gpugrad.optim.SGD(model.parameters(), lr=LR)
-
-    g_state = gpugrad_fresh()
-    rows.append(Row("gpugrad", lambda: gpugrad_step(*g_state),
-                    check=lambda: gpugrad_step(*gpugrad_fresh())))
-
     torch = bench.optional(SUITE, "torch")
-    if torch is not None:
-        tX, tt = torch.from_dlpack(X), torch.from_dlpack(labels)
-
-        def torch_step(model, opt):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(tX), tt).backward()
-            opt.step()
-            return grads_of(model)
-
-        def torch_fresh():
-            model = torch_model(torch, params, dev)
-            return model, torch.optim.SGD(model.parameters(), lr=LR)
-
-        t_state = torch_fresh()
-        rows.append(Row("torch", lambda: torch_step(*t_state), timer="torch",
-                        check=lambda: torch_step(*torch_fresh())))
+    rows += framework_rows(bench, params, X, labels, torch)
 
     jax = bench.optional(SUITE, "jax")
     if jax is not None:

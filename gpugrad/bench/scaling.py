@@ -42,7 +42,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import gpugrad
 import gpugrad.distributed as dist
 from gpugrad.nn import functional as F
 
@@ -256,44 +255,14 @@ def mlp_rows(bench: Bench, batch: int, torch
              ) -> tuple[list[Row], dict[str, Callable[[], Any]]]:
     """The mlp rows at `batch` (as in the mlp suite), and the rows whose peak memory to
     measure."""
-    xp, dev = bench.xp, bench.device
+    xp = bench.xp
     params, X, labels = mlp.init(bench, batch)
     mine = [p.copy() for p in params]
     hand = lambda: mlp.hand_step(xp, mine, X, labels)
     rows = [Row(bench.hand, hand,
                 check=lambda: mlp.hand_value_and_grad(xp, params, X, labels)[1])]
-    gX, gt = gpugrad.as_tensor(X), gpugrad.as_tensor(labels)
-
-    def gpugrad_step(model, opt):
-        opt.zero_grad()
-        F.cross_entropy(model(gX), gt).backward()
-        opt.step()
-        return mlp.grads_of(model)
-
-    def gpugrad_fresh():
-        model = mlp.gpugrad_model(params, dev)
-        return model, gpugrad.optim.SGD(model.parameters(), lr=mlp.LR)
-
-    g_state = gpugrad_fresh()
-    step = lambda: gpugrad_step(*g_state)
-    rows.append(Row("gpugrad", step, check=lambda: gpugrad_step(*gpugrad_fresh())))
-    if torch is not None:
-        tX, tt = torch.from_dlpack(X), torch.from_dlpack(labels)
-
-        def torch_step(model, opt):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(tX), tt).backward()
-            opt.step()
-            return mlp.grads_of(model)
-
-        def torch_fresh():
-            model = mlp.torch_model(torch, params, dev)
-            return model, torch.optim.SGD(model.parameters(), lr=mlp.LR)
-
-        t_state = torch_fresh()
-        rows.append(Row("torch", lambda: torch_step(*t_state), timer="torch",
-                        check=lambda: torch_step(*torch_fresh())))
-    return rows, {bench.hand: hand, "gpugrad": step}
+    rows += mlp.framework_rows(bench, params, X, labels, torch)
+    return rows, {bench.hand: hand, "gpugrad": rows[1].fn}
 
 
 def mlp_curve(bench: Bench, curve: Curve, grid: Sequence[int], torch) -> None:
