@@ -142,6 +142,9 @@ class _DeviceModule:
 def dev(monkeypatch):
     """Make tensors on the stand-in device: ``dev(array_or_list)``."""
     monkeypatch.setitem(B._XP, DeviceArray, _DeviceModule())
+    # as where CuPy is not installed, even if an earlier test loaded the real one
+    monkeypatch.setattr(B, "_cupy", None)
+    monkeypatch.setattr(B, "_cupy_error", "the stand-in device of tests/test_cuda_safety.py")
     B._pending.clear()
     yield lambda a: wrap(np.array(a).view(DeviceArray))
     B._pending.clear()

@@ -236,7 +236,8 @@ def _scan():
                     p = parents.get(p)
                 named_xp = (isinstance(p, ast.Assign) and len(p.targets) == 1
                             and isinstance(p.targets[0], ast.Name) and p.targets[0].id == "xp")
-                if not (named_xp or isinstance(p, (ast.Attribute, ast.Return))):
+                # (compared, `xp_of(a) is not B.numpy`, it is used for no name)
+                if not (named_xp or isinstance(p, (ast.Attribute, ast.Return, ast.Compare))):
                     hidden.append((f"{rel}:{node.lineno}", lines[node.lineno - 1].strip()))
     return uses, hidden
 

@@ -24,8 +24,8 @@ def default_collate(batch):
     elem = batch[0]
     if isinstance(elem, Tensor):
         return stack([b.detach() for b in batch])
-    if B.is_array(elem) and B.xp_of(elem) is not B.numpy:  # CuPy arrays: on their device
-        return as_tensor(_stack_cuda(batch))
+    if B.is_array(elem) and B.xp_of(elem) is not B.numpy:
+        return as_tensor(_stack_cuda(batch))  # CuPy arrays: on their device
     if isinstance(elem, B.ndarray):
         return as_tensor(B.numpy.stack(batch))
     if isinstance(elem, (bool, int, float, B.numpy.generic)):
