@@ -347,8 +347,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None)
         _callbacks.stack.pop()
         state.grad_enabled = prev
         quiet.__exit__(None, None, None)
-        if collector.paused():
-            collector.release()
+        collector.release()  # (full collections, if a large graph had paused them)
     if capture is not None:
         return [_result(capture[t.grad_fn if t.grad_fn is not None else t], t, handed)
                 for t in inputs]

@@ -13,12 +13,13 @@ cyclic garbage dies.
 The mechanism: `checkpoint` runs every `EVERY` recorded nodes (from ``_record``; one bit test
 per op). It keeps weak references to the nodes at the last `LIVE` checkpoints; when all of
 them are alive, a graph of more than ``EVERY * (LIVE - 1)`` nodes is alive and still growing,
-and the oldest generation's threshold is raised out of reach (``gc.set_threshold``). It is put
-back, exactly as it was, when backward ends (`release`, from the engine) or when a checkpoint
-finds that the graph has died; a threshold the user changed in between is left as the user set
-it. While paused, a full collection still runs every `VALVE` nodes (so that a program that
-keeps recording without ever calling backward still has its cycles collected), and
-``gc.collect()`` collects everything, as always.
+and the thresholds of the two older generations are raised out of reach (``gc.set_threshold``;
+the youngest is still collected as usual). They are put back, exactly as they were, when
+backward ends (`release`, from the engine) or when a checkpoint finds that the graph has died;
+thresholds the user changed in between are left as the user set them. While paused, a full
+collection still runs every `VALVE` nodes (so that a program that keeps recording without ever
+calling backward still has its cycles collected), and ``gc.collect()`` collects everything, as
+always.
 """
 
 from __future__ import annotations
